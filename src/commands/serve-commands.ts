@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Placeholder until this group of commands lands. */
+export function registerServeCommands(_program: Command): void {}

@@ -1,0 +1,78 @@
+import type { Series } from '../series/series.js';
+import { InputError } from '../util/errors.js';
+
+/** The quantile levels every forecaster returns, in this order. */
+export const QUANTILES = [0.5, 0.9, 0.99] as const;
+export type QuantileLevel = (typeof QUANTILES)[number];
+
+/**
+ * A forecast for `horizon` steps after the end of the context series. `values[q][h]` is the forecast of
+ * quantile `QUANTILES[q]` for the interval starting at `startMs + h * stepMs` (same unit as the input).
+ * Point forecasters return the same values for every quantile and set `probabilistic` false.
+ */
+export interface QuantileForecast {
+  readonly startMs: number;
+  readonly stepMs: number;
+  readonly horizon: number;
+  readonly probabilistic: boolean;
+  readonly values: readonly Float64Array[];
+}
+
+/**
+ * The one interface of every model (darts-style). `fit` learns from the training series; `predict` forecasts
+ * the `horizon` steps that follow `context` (the history up to the forecast origin, which may extend past
+ * the training data: the model may use it as input but never refits on it). Without `context`, the training
+ * series is the context.
+ */
+export interface Forecaster {
+  readonly name: string;
+  /** Fewest points `fit` accepts. */
+  readonly minTrainLength: number;
+  readonly probabilistic: boolean;
+  fit(series: Series): Promise<void>;
+  predict(horizon: number, context?: Series): QuantileForecast;
+}
+
+/** The shared guard: one error for every model when the series is too short. */
+export function assertTrainLength(f: Pick<Forecaster, 'name' | 'minTrainLength'>, series: Series): void {
+  if (series.values.length < f.minTrainLength) {
+    throw new InputError(
+      `${f.name} needs at least ${f.minTrainLength} points of history at step ${series.stepMs / 60000} min, ${series.values.length} given`,
+    );
+  }
+}
+
+/** The shared guard: one error for every model when predict comes before fit. */
+export function assertFitted(name: string, fitted: boolean): void {
+  if (!fitted) throw new Error(`${name}: predict called before fit`);
+}
+
+/**
+ * Makes a forecast safe to act on: NaN, negative or infinite values become the nearest sane value and the
+ * quantiles are made non-decreasing (p50 <= p90 <= p99). A forecast is never NaN or negative.
+ */
+export function sanitizeForecast(f: QuantileForecast): QuantileForecast {
+  const values = f.values.map((row) => Float64Array.from(row, (v) => (Number.isFinite(v) && v > 0 ? v : 0)));
+  for (let q = 1; q < values.length; q++) {
+    for (let h = 0; h < f.horizon; h++) values[q][h] = Math.max(values[q][h], values[q - 1][h]);
+  }
+  return { ...f, values };
+}
+
+/** Builds a point forecast (every quantile the same). */
+export function pointForecast(startMs: number, stepMs: number, point: ArrayLike<number>): QuantileForecast {
+  const row = Float64Array.from(point);
+  return sanitizeForecast({
+    startMs,
+    stepMs,
+    horizon: row.length,
+    probabilistic: false,
+    values: QUANTILES.map(() => row),
+  });
+}
+
+/** The row of quantile level `q` (one of QUANTILES), or the nearest level at or above it. */
+export function quantileRow(f: QuantileForecast, q: number): Float64Array {
+  const idx = QUANTILES.findIndex((l) => l >= q - 1e-9);
+  return f.values[idx < 0 ? QUANTILES.length - 1 : idx];
+}

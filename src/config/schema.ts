@@ -1,0 +1,199 @@
+import { z } from 'zod';
+
+/**
+ * The service configuration (`prescale serve --config FILE`). Every object is strict: an unknown key is an
+ * error naming it, so a typo never silently turns a setting off. Documented in README.md and docs/config.md.
+ */
+
+const positive = z.number().positive();
+const nonNegInt = z.number().int().nonnegative();
+const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label: lower-case letters, digits and -, at most 63');
+
+const cloudwatchHistory = z
+  .object({
+    source: z.literal('cloudwatch'),
+    namespace: z.string().min(1),
+    metric: z.string().min(1),
+    dimensions: z.record(z.string(), z.string()).default({}),
+    statistic: z.enum(['Sum', 'SampleCount', 'Average', 'Maximum']).default('Sum'),
+    periodSeconds: z.number().int().refine((p) => p % 60 === 0, 'must be a multiple of 60').default(60),
+    days: positive.max(455).default(14),
+  })
+  .strict();
+
+const prometheusHistory = z
+  .object({
+    source: z.literal('prometheus'),
+    url: z.url(),
+    query: z.string().min(1),
+    stepSeconds: z.number().int().positive().default(60),
+    days: positive.default(14),
+    /** Basic-auth or bearer credentials come from files, never inline. */
+    bearerTokenFile: z.string().optional(),
+  })
+  .strict();
+
+const csvHistory = z
+  .object({
+    source: z.literal('csv'),
+    path: z.string().min(1),
+    valueColumn: z.string().optional(),
+    unit: z.enum(['count-per-interval', 'per-second', 'per-minute']).default('count-per-interval'),
+    /** Scales the recorded values, e.g. to turn hundreds of requests into thousands of QPS. */
+    multiplier: positive.default(1),
+    days: positive.default(14),
+    /**
+     * `replay`: the recorded trace is mapped onto the present and revealed minute by minute. `week` keeps the
+     * weekday and time of day (shift by whole weeks); `anchor` maps the given trace time to the moment of start.
+     */
+    replay: z
+      .object({
+        align: z.enum(['week', 'anchor']).default('week'),
+        anchor: z.iso.datetime({ offset: true, local: true }).optional(),
+      })
+      .strict()
+      .refine((r) => r.align !== 'anchor' || r.anchor !== undefined, 'align: anchor needs an anchor time')
+      .optional(),
+  })
+  .strict();
+
+const bounds = {
+  leadMinutes: z.number().nonnegative().max(180),
+  min: nonNegInt,
+  max: z.number().int().positive(),
+  scaleDownDelayMinutes: z.number().nonnegative().default(10),
+  maxStepUp: z.number().int().positive().optional(),
+};
+
+const lambdaActuator = z
+  .object({
+    kind: z.literal('lambda-provisioned-concurrency'),
+    function: z.string().min(1).max(140),
+    qualifier: z.string().min(1).refine((q) => q !== '$LATEST', 'must be an alias or version, never $LATEST'),
+    meanDurationMs: positive,
+    targetUtilization: positive.max(1),
+    ...bounds,
+    leadMinutes: bounds.leadMinutes.default(5),
+  })
+  .strict();
+
+const clonesetActuator = z
+  .object({
+    kind: z.literal('cloneset'),
+    namespace: name,
+    name: z.string().min(1).max(253),
+    qpsPerReplica: positive,
+    mode: z.enum(['external-metric', 'direct']).default('external-metric'),
+    ...bounds,
+    leadMinutes: bounds.leadMinutes.default(3),
+  })
+  .strict();
+
+const event = z
+  .object({
+    name: z.string().min(1),
+    start: z.iso.datetime({ offset: true }),
+    end: z.iso.datetime({ offset: true }),
+    tag: z.string().optional(),
+    multiplier: positive.optional(),
+    minCapacity: nonNegInt.optional(),
+  })
+  .strict()
+  .refine((e) => Date.parse(e.end) > Date.parse(e.start), { message: 'end must be after start', path: ['end'] });
+
+const target = z
+  .object({
+    name,
+    history: z.discriminatedUnion('source', [cloudwatchHistory, prometheusHistory, csvHistory]),
+    forecast: z
+      .object({
+        horizonMinutes: z.number().int().positive().max(240).default(30),
+        quantile: z.union([z.literal(0.5), z.literal(0.9), z.literal(0.99)]).default(0.9),
+        model: z.enum(['auto', 'lstm', 'holt-winters', 'seasonal-naive', 'seasonal-naive-weekly', 'naive']).default('auto'),
+        /** A trained model directory to start from (else one is trained from history at start). */
+        modelPath: z.string().optional(),
+        stepMinutes: z.number().int().positive().default(5),
+        /** History older than this makes the forecast stale: fallback (hold capacity, serve observed load). */
+        maxHistoryAgeMinutes: positive.default(10),
+      })
+      .strict()
+      .default({ horizonMinutes: 30, quantile: 0.9, model: 'auto', stepMinutes: 5, maxHistoryAgeMinutes: 10 }),
+    actuators: z.array(z.discriminatedUnion('kind', [lambdaActuator, clonesetActuator])).min(1),
+    events: z.array(event).default([]),
+    paused: z.boolean().default(false),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    dryRun: z.boolean().default(false),
+    aws: z
+      .object({
+        region: z.string().min(1).default('us-east-1'),
+        endpoint: z.url().optional(),
+      })
+      .strict()
+      .default({ region: 'us-east-1' }),
+    kubernetes: z
+      .object({ kubeconfig: z.string().optional(), context: z.string().optional() })
+      .strict()
+      .default({}),
+    http: z
+      .object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8080) })
+      .strict()
+      .default({ host: '0.0.0.0', port: 8080 }),
+    metricsApi: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(6443),
+        certFile: z.string().optional(),
+        keyFile: z.string().optional(),
+        /** Request-header CA and allowed names; in cluster they come from kube-system/extension-apiserver-authentication. */
+        clientCaFile: z.string().optional(),
+        allowedNames: z.array(z.string()).default([]),
+        fromConfigMap: z.boolean().default(false),
+        /** Development certificates generated (and reused) in this directory when certFile is absent. */
+        devCertsDir: z.string().optional(),
+        staleAfterSeconds: z.number().int().positive().default(180),
+        stale: z.enum(['observed', 'error']).default('observed'),
+      })
+      .strict()
+      .default({ enabled: false, host: '0.0.0.0', port: 6443, allowedNames: [], fromConfigMap: false, staleAfterSeconds: 180, stale: 'observed' }),
+    keda: z
+      .object({ enabled: z.boolean().default(true), tokenFile: z.string().optional() })
+      .strict()
+      .default({ enabled: true }),
+    leaderElection: z
+      .object({
+        enabled: z.boolean().default(false),
+        namespace: z.string().default('prescale'),
+        leaseName: z.string().default('prescale-leader'),
+        leaseDurationSeconds: z.number().int().positive().default(15),
+      })
+      .strict()
+      .default({ enabled: false, namespace: 'prescale', leaseName: 'prescale-leader', leaseDurationSeconds: 15 }),
+    schedule: z
+      .object({ forecast: z.string().default('* * * * *'), retrain: z.string().default('0 3 * * *') })
+      .strict()
+      .default({ forecast: '* * * * *', retrain: '0 3 * * *' }),
+    modelsDir: z.string().default('models'),
+    audit: z.object({ file: z.string().optional() }).strict().default({}),
+    targets: z.array(target).min(1),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.targets.forEach((t, i) => {
+      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
+      seen.add(t.name);
+      t.actuators.forEach((a, j) => {
+        if (a.min > a.max) ctx.addIssue({ code: 'custom', path: ['targets', i, 'actuators', j, 'min'], message: `min (${a.min}) must not exceed max (${a.max})` });
+      });
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type TargetConfig = Config['targets'][number];
+export type HistoryConfig = TargetConfig['history'];
+export type ActuatorConfig = TargetConfig['actuators'][number];

@@ -1,0 +1,366 @@
+import type { Actuator, ActionRecord } from '../actuators/actuator.js';
+import type { TargetConfig } from '../config/schema.js';
+import { quantileRow, type QuantileForecast } from '../forecast/forecaster.js';
+import { log } from '../obs/log.js';
+import { emptyMemory, plan, type EventFloor, type Plan, type PlannerMemory } from '../plan/planner.js';
+import { concatSeries, endMs, fillGaps, resampleMean, sliceByTime, type Series } from '../series/series.js';
+import type { MetricSource } from '../sources/source.js';
+import { DAY_MS, MINUTE_MS, type Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import type { LoadedModel, ModelProvider } from './model-provider.js';
+import type { ActuatorSnapshot, StateStore, TargetSnapshot } from './state.js';
+
+/** What each cycle decided, for the audit log and `serve --once --json`. */
+export interface Decision {
+  readonly target: string;
+  readonly actuator: string;
+  readonly atMs: number;
+  readonly observedQps: number;
+  /** Max of each forecast quantile over the actuator's lead window. */
+  readonly forecastWindowMax: Record<string, number> | null;
+  readonly plannedQps: number;
+  readonly plannedCapacity: number;
+  readonly currentCapacity: number | null;
+  readonly reason: string;
+  readonly fallback: string | null;
+  readonly bounds: { readonly min: number; readonly max: number };
+  readonly leadMinutes: number;
+  readonly actions: readonly ActionRecord[];
+}
+
+export interface CycleObserver {
+  onSnapshot?(s: TargetSnapshot): void;
+  onDecision?(d: Decision): void;
+  onCycle?(seconds: number, decisions: readonly Decision[]): void;
+}
+
+export interface TargetRuntime {
+  readonly config: TargetConfig;
+  readonly source: MetricSource;
+  readonly actuators: readonly Actuator[];
+}
+
+export interface ServiceOptions {
+  readonly clock: Clock;
+  readonly store: StateStore;
+  readonly models: ModelProvider;
+  readonly targets: readonly TargetRuntime[];
+  readonly dryRun: boolean;
+  /** Only the leader changes outside systems; the others forecast and serve metrics. */
+  readonly isLeader: () => boolean;
+  readonly observer?: CycleObserver;
+  /** Targets processed at once. */
+  readonly concurrency?: number;
+  /** Per-target time budget for one cycle. */
+  readonly targetTimeoutMs?: number;
+}
+
+interface TargetState {
+  history?: Series;
+  model?: LoadedModel;
+  memory: Map<string, PlannerMemory>;
+  /** p50/p90 of the first forecast made for each step start (the forecast made furthest ahead). */
+  past: Map<number, { p50: number; p90: number }>;
+  /** Override from the admin API: no actuation until this time. */
+  pausedUntilMs?: number;
+  /** Pinned minimum capacity until a time. */
+  pin?: { minCapacity: number; untilMs: number };
+  lastActions: ActionRecord[];
+}
+
+const CHART_MS = DAY_MS;
+/** How far back an incremental read starts again, for late-arriving datapoints. */
+const REREAD_MS = 15 * MINUTE_MS;
+
+/**
+ * The live service: per target, read history, forecast, plan with the shared planner, actuate. The same
+ * `plan` function runs in the backtest. Failures of one target never stop the others, and a failure always
+ * falls back to keeping capacity (the planner's fallback mode), never lowering it.
+ */
+export class PrescaleService {
+  private readonly state = new Map<string, TargetState>();
+
+  constructor(private readonly o: ServiceOptions) {
+    for (const t of o.targets) this.state.set(t.config.name, { memory: new Map(), past: new Map(), lastActions: [] });
+  }
+
+  get targets(): readonly TargetRuntime[] {
+    return this.o.targets;
+  }
+
+  /** True when every target has a model (for /readyz). */
+  modelsReady(): boolean {
+    return [...this.state.values()].every((s) => s.model !== undefined);
+  }
+
+  /** Loads saved models; targets without one are trained from their history. */
+  async loadModels(): Promise<void> {
+    for (const t of this.o.targets) {
+      const st = this.mustState(t.config.name);
+      try {
+        st.model = await this.o.models.load(t.config);
+        if (st.model) log.info({ target: t.config.name, kind: st.model.info.kind }, 'model loaded');
+      } catch (err: unknown) {
+        log.error({ target: t.config.name, err: errorMessage(err) }, 'saved model unusable; will train a new one');
+      }
+      if (!st.model) await this.retrainTarget(t, { replaceOnlyIfBetter: false });
+    }
+  }
+
+  /** Trains a new model per target and keeps it only if it scores at least as well on the last day. */
+  async retrainAll(): Promise<void> {
+    for (const t of this.o.targets) await this.retrainTarget(t, { replaceOnlyIfBetter: true });
+  }
+
+  private async retrainTarget(t: TargetRuntime, opts: { replaceOnlyIfBetter: boolean }): Promise<void> {
+    const st = this.mustState(t.config.name);
+    const name = t.config.name;
+    try {
+      const history = await this.readHistory(t, st);
+      const candidate = await this.o.models.train(t.config, history);
+      const recentFrom = this.o.clock.now() - DAY_MS;
+      if (opts.replaceOnlyIfBetter && st.model) {
+        const oldScore = this.o.models.score(st.model, history, recentFrom);
+        const newScore = this.o.models.score(candidate, history, recentFrom);
+        log.info({ target: name, oldScore, newScore }, 'retrain scored');
+        if (!(newScore <= oldScore)) return;
+      }
+      st.model = candidate;
+      await this.o.models.save(t.config, candidate);
+      log.info({ target: name, kind: candidate.info.kind }, 'model replaced');
+    } catch (err: unknown) {
+      log.error({ target: name, err: errorMessage(err) }, 'retrain failed; keeping the current model');
+    }
+  }
+
+  pause(target: string, untilMs: number): void {
+    this.mustState(target).pausedUntilMs = untilMs;
+  }
+  pin(target: string, minCapacity: number, untilMs: number): void {
+    this.mustState(target).pin = { minCapacity, untilMs };
+  }
+
+  /** One cycle over all targets: never throws; returns the decisions. */
+  async runCycle(): Promise<Decision[]> {
+    const started = performance.now();
+    const decisions: Decision[] = [];
+    const queue = [...this.o.targets];
+    const workers = Array.from({ length: Math.min(this.o.concurrency ?? 8, queue.length) }, async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) decisions.push(...(await this.runTargetSafely(t)));
+    });
+    await Promise.all(workers);
+    const seconds = (performance.now() - started) / 1000;
+    this.o.observer?.onCycle?.(seconds, decisions);
+    return decisions;
+  }
+
+  private async runTargetSafely(t: TargetRuntime): Promise<Decision[]> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new Error('target cycle timed out')), this.o.targetTimeoutMs ?? 45_000);
+    try {
+      return await this.runTarget(t, ac.signal);
+    } catch (err: unknown) {
+      log.error({ target: t.config.name, err: errorMessage(err) }, 'target cycle failed');
+      return [];
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async readHistory(t: TargetRuntime, st: TargetState, signal?: AbortSignal): Promise<Series> {
+    const now = this.o.clock.now();
+    const from = now - t.config.history.days * DAY_MS;
+    if (!st.history || endMs(st.history) < now - t.config.history.days * DAY_MS) {
+      st.history = await t.source.history(from, now, signal);
+    } else {
+      const keepTo = Math.max(st.history.startMs, endMs(st.history) - REREAD_MS);
+      const fresh = await t.source.history(keepTo, now, signal);
+      const kept = sliceByTime(st.history, from, keepTo);
+      st.history = kept.values.length > 0 && fresh.stepMs === kept.stepMs ? concatSeries(kept, fresh) : fresh;
+    }
+    return st.history;
+  }
+
+  private async runTarget(t: TargetRuntime, signal: AbortSignal): Promise<Decision[]> {
+    const now = this.o.clock.now();
+    const st = this.mustState(t.config.name);
+    const fc = t.config.forecast;
+    let fallback: string | undefined;
+    let history: Series | undefined;
+    try {
+      history = await this.readHistory(t, st, signal);
+    } catch (err: unknown) {
+      fallback = `history unavailable: ${errorMessage(err)}`;
+    }
+    const observed = history ? latestObserved(history, now - fc.maxHistoryAgeMinutes * MINUTE_MS) : undefined;
+    if (!fallback && observed === undefined) fallback = `no observed load in the last ${fc.maxHistoryAgeMinutes} min`;
+    let forecast: QuantileForecast | undefined;
+    if (!fallback && history) {
+      try {
+        forecast = this.forecast(st, history, fc.horizonMinutes, now);
+      } catch (err: unknown) {
+        fallback = `forecast failed: ${errorMessage(err)}`;
+      }
+    }
+    if (forecast && history) {
+      const implausible = implausibility(forecast, history);
+      if (implausible) [fallback, forecast] = [implausible, undefined];
+    }
+    if (forecast) this.rememberForecast(st, forecast);
+    const observedQps = observed ?? NaN;
+    const events = eventFloors(t.config);
+    const paused = t.config.paused || (st.pausedUntilMs ?? 0) > now;
+    const decisions: Decision[] = [];
+    const actuatorSnaps: ActuatorSnapshot[] = [];
+    for (const a of t.actuators) {
+      const current = await a.currentCapacity(signal).catch(() => undefined);
+      const pinFloor = st.pin && st.pin.untilMs > now ? [{ name: 'pin', startMs: now, endMs: st.pin.untilMs, minCapacity: st.pin.minCapacity }] : [];
+      const p = plan(
+        { nowMs: now, forecast, observedQps, currentCapacity: current, fallback: fallback !== undefined, events: [...events, ...pinFloor], memory: st.memory.get(a.id) ?? emptyMemory },
+        a.model,
+        { ...a.policy, quantile: fc.quantile },
+      );
+      st.memory.set(a.id, p.memory);
+      const actions = await this.actuate(a, p, { target: t.config.name, now, paused, signal });
+      decisions.push(decisionOf({ target: t.config.name, actuator: a, plan: p, forecast, observedQps, current, fallback, actions }));
+      actuatorSnaps.push(actuatorSnapshot(a, p, current));
+    }
+    st.lastActions = [...decisions.flatMap((d) => d.actions), ...st.lastActions].slice(0, 200);
+    const snap: TargetSnapshot = {
+      name: t.config.name,
+      updatedAtMs: now,
+      forecastAtMs: forecast ? now : this.o.store.get(t.config.name)?.forecastAtMs,
+      observedQps,
+      history: history ? sliceByTime(history, now - CHART_MS, now) : { startMs: now, stepMs: MINUTE_MS, values: new Float64Array() },
+      forecast,
+      pastForecasts: [...st.past.entries()].filter(([at]) => at >= now - CHART_MS).map(([atMs, v]) => ({ atMs, ...v })),
+      actuators: actuatorSnaps,
+      model: st.model?.info,
+      fallback: { active: fallback !== undefined, reason: fallback },
+      paused,
+      actions: st.lastActions,
+    };
+    this.o.store.put(snap);
+    this.o.observer?.onSnapshot?.(snap);
+    for (const d of decisions) this.o.observer?.onDecision?.(d);
+    return decisions;
+  }
+
+  private async actuate(a: Actuator, p: Plan, c: { target: string; now: number; paused: boolean; signal: AbortSignal }): Promise<ActionRecord[]> {
+    const skip = (detail: string): ActionRecord[] => [{ atMs: c.now, target: c.target, actuator: a.id, action: 'noop', result: 'skipped', detail }];
+    if (c.paused) return skip('target paused');
+    if (!this.o.isLeader()) return skip('not the leader');
+    try {
+      return await a.apply(p, { target: c.target, nowMs: c.now, dryRun: this.o.dryRun, signal: c.signal });
+    } catch (err: unknown) {
+      return [{ atMs: c.now, target: c.target, actuator: a.id, action: 'apply', result: 'error', detail: errorMessage(err) }];
+    }
+  }
+
+  private forecast(st: TargetState, history: Series, horizonMinutes: number, now: number): QuantileForecast {
+    if (!st.model) throw new Error('no model yet');
+    const step = st.model.stepMs;
+    const resampled = resampleMean(history, step);
+    // Only whole buckets: the bucket still filling would read low.
+    const complete = sliceByTime(resampled, resampled.startMs, Math.floor(now / step) * step);
+    const horizon = Math.ceil((horizonMinutes * MINUTE_MS) / step);
+    return st.model.forecaster.predict(horizon, fillGaps(complete));
+  }
+
+  private rememberForecast(st: TargetState, f: QuantileForecast): void {
+    const p50 = quantileRow(f, 0.5);
+    const p90 = quantileRow(f, 0.9);
+    for (let h = 0; h < f.horizon; h++) {
+      const at = f.startMs + h * f.stepMs;
+      if (!st.past.has(at)) st.past.set(at, { p50: p50[h], p90: p90[h] });
+    }
+    const cutoff = f.startMs - CHART_MS;
+    for (const at of st.past.keys()) if (at < cutoff) st.past.delete(at);
+  }
+
+  private mustState(name: string): TargetState {
+    const s = this.state.get(name);
+    if (!s) throw new Error(`unknown target ${name}`);
+    return s;
+  }
+}
+
+/** The newest present value at or after `sinceMs`, or undefined when the history is stale. */
+export function latestObserved(s: Series, sinceMs: number): number | undefined {
+  for (let i = s.values.length - 1; i >= 0; i--) {
+    if (s.startMs + i * s.stepMs < sinceMs) return undefined;
+    const v = s.values[i];
+    if (Number.isFinite(v)) return v;
+  }
+  return undefined;
+}
+
+/** Why a forecast must not be acted on, or undefined: non-finite values, or far beyond anything seen. */
+export function implausibility(f: QuantileForecast, history: Series): string | undefined {
+  let maxSeen = 0;
+  for (const v of history.values) if (Number.isFinite(v) && v > maxSeen) maxSeen = v;
+  for (const row of f.values) {
+    for (const v of row) {
+      if (!Number.isFinite(v) || v < 0) return `implausible forecast: value ${v}`;
+      if (maxSeen > 0 && v > 20 * maxSeen) return `implausible forecast: ${v.toFixed(1)} QPS is over 20x the highest observed (${maxSeen.toFixed(1)})`;
+    }
+  }
+  return undefined;
+}
+
+function eventFloors(t: TargetConfig): EventFloor[] {
+  return t.events.map((e) => ({ name: e.name, startMs: Date.parse(e.start), endMs: Date.parse(e.end), minCapacity: e.minCapacity, multiplier: e.multiplier }));
+}
+
+function actuatorSnapshot(a: Actuator, p: Plan, current: number | undefined): ActuatorSnapshot {
+  const where = a.kind === 'cloneset' ? parseCloneSetId(a.id) : {};
+  return {
+    id: a.id,
+    kind: a.kind,
+    ...where,
+    ...(a.model.kind === 'cloneset' ? { qpsPerReplica: a.model.qpsPerReplica } : {}),
+    plannedQps: p.current.qps,
+    plannedCapacity: p.current.capacity,
+    currentCapacity: current,
+    schedule: p.schedule,
+  };
+}
+
+/** `cloneset:ns/name` → its namespace and name. */
+function parseCloneSetId(id: string): { namespace?: string; name?: string } {
+  const m = /^cloneset:([^/]+)\/(.+)$/.exec(id);
+  return m ? { namespace: m[1], name: m[2] } : {};
+}
+
+function decisionOf(d: {
+  target: string;
+  actuator: Actuator;
+  plan: Plan;
+  forecast: QuantileForecast | undefined;
+  observedQps: number;
+  current: number | undefined;
+  fallback: string | undefined;
+  actions: ActionRecord[];
+}): Decision {
+  const leadSteps = d.forecast ? Math.max(1, Math.ceil((d.actuator.policy.leadMinutes * MINUTE_MS) / d.forecast.stepMs) + 1) : 0;
+  const windowMax = d.forecast
+    ? Object.fromEntries(
+        (['p50', 'p90', 'p99'] as const).map((k, i) => [k, Math.max(...(d.forecast as QuantileForecast).values[i].slice(0, leadSteps))]),
+      )
+    : null;
+  return {
+    target: d.target,
+    actuator: d.actuator.id,
+    atMs: d.plan.nowMs,
+    observedQps: d.observedQps,
+    forecastWindowMax: windowMax,
+    plannedQps: d.plan.current.qps,
+    plannedCapacity: d.plan.current.capacity,
+    currentCapacity: d.current ?? null,
+    reason: d.plan.current.reason,
+    fallback: d.fallback ?? null,
+    bounds: { min: d.actuator.policy.min, max: d.actuator.policy.max },
+    leadMinutes: d.actuator.policy.leadMinutes,
+    actions: d.actions,
+  };
+}

@@ -67,6 +67,7 @@ function resolvePaths(c: Config, dir: string): Config {
     ...c,
     modelsDir: path.resolve(dir, c.modelsDir),
     audit: { ...c.audit, file: r(c.audit.file) },
+    admin: { ...c.admin, tokenFile: r(c.admin.tokenFile) },
     keda: { ...c.keda, tokenFile: r(c.keda.tokenFile) },
     metricsApi: {
       ...c.metricsApi,

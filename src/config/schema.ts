@@ -127,6 +127,11 @@ const target = z
 export const configSchema = z
   .object({
     dryRun: z.boolean().default(false),
+    /**
+     * In-memory stand-ins of Application Auto Scaling and Kubernetes instead of the real ones: the embedded
+     * demo and offline trials. Never set in a real deployment.
+     */
+    simulated: z.boolean().default(false),
     aws: z
       .object({
         region: z.string().min(1).default('us-east-1'),
@@ -179,6 +184,8 @@ export const configSchema = z
       .default({ forecast: '* * * * *', retrain: '0 3 * * *' }),
     modelsDir: z.string().default('models'),
     audit: z.object({ file: z.string().optional() }).strict().default({}),
+    /** Pause and pin endpoints; disabled unless a bearer-token file (e.g. a mounted Secret) is given. */
+    admin: z.object({ tokenFile: z.string().optional() }).strict().default({}),
     targets: z.array(target).min(1),
   })
   .strict()

@@ -68,6 +68,14 @@ interface TargetState {
   lastActions: ActionRecord[];
 }
 
+interface Observation {
+  readonly history?: Series;
+  readonly observedQps: number;
+  readonly forecast?: QuantileForecast;
+  /** Why the service is in fallback (keeps capacity, serves observed load), or undefined. */
+  readonly fallback?: string;
+}
+
 const CHART_MS = DAY_MS;
 /** How far back an incremental read starts again, for late-arriving datapoints. */
 const REREAD_MS = 15 * MINUTE_MS;
@@ -181,44 +189,45 @@ export class PrescaleService {
     return st.history;
   }
 
-  private async runTarget(t: TargetRuntime, signal: AbortSignal): Promise<Decision[]> {
-    const now = this.o.clock.now();
-    const st = this.mustState(t.config.name);
+  /** Reads history and forecasts; any failure becomes a fallback reason instead of an exception. */
+  private async observe(t: TargetRuntime, st: TargetState, now: number, signal: AbortSignal): Promise<Observation> {
     const fc = t.config.forecast;
-    let fallback: string | undefined;
     let history: Series | undefined;
     try {
       history = await this.readHistory(t, st, signal);
     } catch (err: unknown) {
-      fallback = `history unavailable: ${errorMessage(err)}`;
+      return { observedQps: NaN, fallback: `history unavailable: ${errorMessage(err)}` };
     }
-    const observed = history ? latestObserved(history, now - fc.maxHistoryAgeMinutes * MINUTE_MS) : undefined;
-    if (!fallback && observed === undefined) fallback = `no observed load in the last ${fc.maxHistoryAgeMinutes} min`;
-    let forecast: QuantileForecast | undefined;
-    if (!fallback && history) {
-      try {
-        forecast = this.forecast(st, history, fc.horizonMinutes, now);
-      } catch (err: unknown) {
-        fallback = `forecast failed: ${errorMessage(err)}`;
-      }
+    const observed = latestObserved(history, now - fc.maxHistoryAgeMinutes * MINUTE_MS);
+    if (observed === undefined) return { history, observedQps: NaN, fallback: `no observed load in the last ${fc.maxHistoryAgeMinutes} min` };
+    let forecast: QuantileForecast;
+    try {
+      forecast = this.forecast(st, history, fc.horizonMinutes, now);
+    } catch (err: unknown) {
+      return { history, observedQps: observed, fallback: `forecast failed: ${errorMessage(err)}` };
     }
-    if (forecast && history) {
-      const implausible = implausibility(forecast, history);
-      if (implausible) [fallback, forecast] = [implausible, undefined];
-    }
-    if (forecast) this.rememberForecast(st, forecast);
-    const observedQps = observed ?? NaN;
-    const events = eventFloors(t.config);
+    const implausible = implausibility(forecast, history);
+    if (implausible) return { history, observedQps: observed, fallback: implausible };
+    this.rememberForecast(st, forecast);
+    return { history, observedQps: observed, forecast };
+  }
+
+  private async runTarget(t: TargetRuntime, signal: AbortSignal): Promise<Decision[]> {
+    const now = this.o.clock.now();
+    const st = this.mustState(t.config.name);
+    const obs = await this.observe(t, st, now, signal);
+    const { forecast, observedQps, fallback } = obs;
+    const pinned = st.pin && st.pin.untilMs > now ? [{ name: 'pin', startMs: now, endMs: st.pin.untilMs, minCapacity: st.pin.minCapacity }] : [];
+    const events = [...eventFloors(t.config), ...pinned];
     const paused = t.config.paused || (st.pausedUntilMs ?? 0) > now;
     const decisions: Decision[] = [];
     const actuatorSnaps: ActuatorSnapshot[] = [];
     for (const a of t.actuators) {
       const current = await a.currentCapacity(signal).catch(() => undefined);
-      const pinFloor = st.pin && st.pin.untilMs > now ? [{ name: 'pin', startMs: now, endMs: st.pin.untilMs, minCapacity: st.pin.minCapacity }] : [];
       const p = plan(
-        { nowMs: now, forecast, observedQps, currentCapacity: current, fallback: fallback !== undefined, events: [...events, ...pinFloor], memory: st.memory.get(a.id) ?? emptyMemory },
+        { nowMs: now, forecast, observedQps, currentCapacity: current, fallback: fallback !== undefined, events, memory: st.memory.get(a.id) ?? emptyMemory },
         a.model,
-        { ...a.policy, quantile: fc.quantile },
+        { ...a.policy, quantile: t.config.forecast.quantile },
       );
       st.memory.set(a.id, p.memory);
       const actions = await this.actuate(a, p, { target: t.config.name, now, paused, signal });
@@ -226,24 +235,30 @@ export class PrescaleService {
       actuatorSnaps.push(actuatorSnapshot(a, p, current));
     }
     st.lastActions = [...decisions.flatMap((d) => d.actions), ...st.lastActions].slice(0, 200);
-    const snap: TargetSnapshot = {
-      name: t.config.name,
-      updatedAtMs: now,
-      forecastAtMs: forecast ? now : this.o.store.get(t.config.name)?.forecastAtMs,
-      observedQps,
-      history: history ? sliceByTime(history, now - CHART_MS, now) : { startMs: now, stepMs: MINUTE_MS, values: new Float64Array() },
-      forecast,
-      pastForecasts: [...st.past.entries()].filter(([at]) => at >= now - CHART_MS).map(([atMs, v]) => ({ atMs, ...v })),
-      actuators: actuatorSnaps,
-      model: st.model?.info,
-      fallback: { active: fallback !== undefined, reason: fallback },
-      paused,
-      actions: st.lastActions,
-    };
+    const snap = this.snapshot({ t, st, now, obs, actuators: actuatorSnaps, paused });
     this.o.store.put(snap);
     this.o.observer?.onSnapshot?.(snap);
     for (const d of decisions) this.o.observer?.onDecision?.(d);
     return decisions;
+  }
+
+  private snapshot(s: { t: TargetRuntime; st: TargetState; now: number; obs: Observation; actuators: ActuatorSnapshot[]; paused: boolean }): TargetSnapshot {
+    const { now, obs } = s;
+    const name = s.t.config.name;
+    return {
+      name,
+      updatedAtMs: now,
+      forecastAtMs: obs.forecast ? now : this.o.store.get(name)?.forecastAtMs,
+      observedQps: obs.observedQps,
+      history: obs.history ? sliceByTime(obs.history, now - CHART_MS, now) : { startMs: now, stepMs: MINUTE_MS, values: new Float64Array() },
+      forecast: obs.forecast,
+      pastForecasts: [...s.st.past.entries()].filter(([at]) => at >= now - CHART_MS).map(([atMs, v]) => ({ atMs, ...v })),
+      actuators: s.actuators,
+      model: s.st.model?.info,
+      fallback: { active: obs.fallback !== undefined, reason: obs.fallback },
+      paused: s.paused,
+      actions: s.st.lastActions,
+    };
   }
 
   private async actuate(a: Actuator, p: Plan, c: { target: string; now: number; paused: boolean; signal: AbortSignal }): Promise<ActionRecord[]> {

@@ -20,6 +20,8 @@ export interface ActuatorSnapshot {
   /** For CloneSets: where it lives; these become the external metric's labels. */
   readonly namespace?: string;
   readonly name?: string;
+  /** For CloneSets: the load one replica serves; sizes replicas from observed load when the forecast is stale. */
+  readonly qpsPerReplica?: number;
   readonly plannedQps: number;
   readonly plannedCapacity: number;
   readonly currentCapacity?: number;

@@ -228,3 +228,31 @@ export async function ensureDevCerts(dir: string, o: CertOptions = {}): Promise<
   if (problem === undefined) return { ...pathsIn(dir), created: false };
   return { ...(await writeDevCerts(dir, o)), created: true, reason: problem };
 }
+
+/**
+ * Another client certificate signed by an existing CA (PEM), e.g. for a second front-proxy name or a test
+ * of a name that is not allowed.
+ */
+export function issueClientCert(o: { caCertPem: string; caKeyPem: string; cn: string; validDays?: number; clock?: Clock }): { cert: string; key: string } {
+  let issuer: Issued;
+  try {
+    const priv = forge.pki.privateKeyFromPem(o.caKeyPem) as forge.pki.rsa.PrivateKey;
+    issuer = { cert: forge.pki.certificateFromPem(o.caCertPem), keys: { privateKey: priv, publicKey: forge.pki.setRsaPublicKey(priv.n, priv.e) } };
+  } catch (err: unknown) {
+    throw new InputError(`the CA certificate or key is not a PEM RSA pair (${errorMessage(err)})`, { cause: err });
+  }
+  const keys = newKeyPair();
+  const cert = issue({
+    cn: o.cn,
+    keys,
+    issuer,
+    nowMs: (o.clock ?? systemClock).now(),
+    validDays: o.validDays ?? 365,
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', clientAuth: true },
+    ],
+  });
+  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
+}

@@ -22,6 +22,8 @@ export interface LambdaSimOptions {
   readonly max: number;
   /** Whether a target-tracking policy is attached. */
   readonly targetTracking: boolean;
+  /** PC ready at the start (a warm alias); default `min`. */
+  readonly initial?: number;
 }
 
 export interface LambdaMinute {
@@ -54,7 +56,7 @@ export class LambdaSimulator {
 
   constructor(private readonly o: LambdaSimOptions) {
     this.minCapacity = o.min;
-    this.readyUnits = o.min;
+    this.readyUnits = Math.min(o.max, Math.max(o.min, o.initial ?? o.min));
   }
 
   desired(): number {

@@ -1,0 +1,63 @@
+import { MINUTE_MS } from '../util/clock.js';
+import { InputError } from '../util/errors.js';
+import type { Forecaster } from './forecaster.js';
+import { HoltWintersForecaster } from './holt-winters.js';
+import { NaiveForecaster } from './naive.js';
+import { SeasonalNaiveForecaster } from './seasonal-naive.js';
+
+/** Every method name the CLI knows, in the order tables list them. */
+export const METHOD_NAMES = ['auto', 'lstm', 'holt-winters', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'] as const;
+export type MethodName = (typeof METHOD_NAMES)[number];
+
+/** Options every factory accepts; a method ignores what it does not use. */
+export interface ForecasterOptions {
+  /** The step the model will see (sets `minTrainLength` before `fit`); default 5 minutes. */
+  readonly stepMs?: number;
+  /** Seed for methods with randomness. */
+  readonly seed?: number;
+  /** Horizon in steps the model is judged on (the LSTM's output length); default 30 minutes of steps. */
+  readonly horizon?: number;
+  /** Method-specific extras (epochs, progress callbacks…). */
+  readonly extra?: Readonly<Record<string, unknown>>;
+}
+
+export type ForecasterFactory = (o: ForecasterOptions) => Forecaster;
+
+/**
+ * The registry: one factory per method. `lstm` and `auto` are added here by the LSTM work (src/forecast/lstm.ts,
+ * src/forecast/select.ts); until then they are absent and asking for them is an InputError.
+ */
+export const FORECASTERS: Partial<Record<MethodName, ForecasterFactory>> = {
+  naive: () => new NaiveForecaster(),
+  'seasonal-naive': (o) => new SeasonalNaiveForecaster({ season: 'daily', stepMs: o.stepMs }),
+  'seasonal-naive-weekly': (o) => new SeasonalNaiveForecaster({ season: 'weekly', stepMs: o.stepMs }),
+  'holt-winters': (o) => new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon }),
+  // lstm: (o) => new LstmForecaster(…),
+  // auto: (o) => new AutoForecaster(…),
+};
+
+export function isMethodName(name: string): name is MethodName {
+  return (METHOD_NAMES as readonly string[]).includes(name);
+}
+
+/** The methods this build can create, in table order. */
+export function availableMethods(): MethodName[] {
+  return METHOD_NAMES.filter((n) => FORECASTERS[n] !== undefined);
+}
+
+/** Parses a comma-separated method list (a CLI flag), naming the flag and the unknown entry on error. */
+export function parseMethodList(text: string, flag = '--methods'): MethodName[] {
+  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw new InputError(`${flag} needs at least one method, "${text}" given`);
+  for (const n of names) {
+    if (!isMethodName(n)) throw new InputError(`${flag}: unknown method "${n}"; the methods are ${METHOD_NAMES.join(', ')}`);
+    if (FORECASTERS[n] === undefined) throw new InputError(`${flag}: method "${n}" is not available in this build; available: ${availableMethods().join(', ')}`);
+  }
+  return [...new Set(names as MethodName[])];
+}
+
+export function createForecaster(name: MethodName, o: ForecasterOptions = {}): Forecaster {
+  const factory = FORECASTERS[name];
+  if (!factory) throw new InputError(`method "${name}" is not available in this build; available: ${availableMethods().join(', ')}`);
+  return factory({ stepMs: o.stepMs ?? 5 * MINUTE_MS, ...o });
+}

@@ -303,7 +303,7 @@ export class HoltWintersForecaster implements Forecaster {
     return this.fittedModel;
   }
 
-  fit(series: Series): Promise<void> {
+  async fit(series: Series): Promise<void> {
     this.stepMs = series.stepMs;
     assertTrainLength(this, series);
     assertSomeValues(this.name, series);
@@ -332,7 +332,6 @@ export class HoltWintersForecaster implements Forecaster {
     this.fittedModel = { params, stepMs: series.stepMs, season: m, residualQuantiles, mse: r.count > 0 ? r.sse / r.count : NaN, evaluations };
     this.trained = { startMs: series.startMs, values: Float64Array.from(series.values), state: st };
     this.latest = undefined;
-    return Promise.resolve();
   }
 
   /** A coarse grid, then Nelder-Mead from the best grid point. */

@@ -20,11 +20,10 @@ export class NaiveForecaster implements Forecaster {
   readonly probabilistic = false;
   private train: Series | undefined;
 
-  fit(series: Series): Promise<void> {
+  async fit(series: Series): Promise<void> {
     assertTrainLength(this, series);
     assertSomeValues(this.name, series);
     this.train = series;
-    return Promise.resolve();
   }
 
   predict(horizon: number, context?: Series): QuantileForecast {

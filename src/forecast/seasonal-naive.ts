@@ -51,12 +51,11 @@ export class SeasonalNaiveForecaster implements Forecaster {
     return seasonSteps(seasonMs(this.o.season), this.stepMs);
   }
 
-  fit(series: Series): Promise<void> {
+  async fit(series: Series): Promise<void> {
     this.stepMs = series.stepMs;
     assertTrainLength(this, series);
     assertSomeValues(this.name, series);
     this.train = series;
-    return Promise.resolve();
   }
 
   predict(horizon: number, context?: Series): QuantileForecast {

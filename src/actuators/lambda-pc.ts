@@ -301,9 +301,9 @@ export class LambdaProvisionedConcurrencyActuator implements Actuator {
         () => undefined,
       );
     }
-    const putsOk = await this.putAll(run, diff.puts);
-    await this.setNow(run, { levels, existing, current: target === 'dry-run-missing' ? undefined : target.minCapacity, putsOk });
-    if (!putsOk) return; // keep every old action: the old raises and their lowerings stay as they were
+    const unput = await this.putAll(run, diff.puts);
+    await this.setNow(run, { levels, existing, current: target === 'dry-run-missing' ? undefined : target.minCapacity, unput });
+    if (unput.length > 0) return; // keep every old action: the old raises and their lowerings stay as they were
     for (const a of diff.deleteFuture) {
       const ok = await this.mutate(run, { action: 'delete-scheduled-action', detail: `${a.name} (no longer planned)`, data: { ...a } }, () =>
         this.o.api.deleteScheduledAction(this.key, a.name, ctx.signal),
@@ -315,25 +315,30 @@ export class LambdaProvisionedConcurrencyActuator implements Actuator {
     }
   }
 
-  /** Puts latest first; stops at the first failure (a quota or an error that outlived the retries). */
-  private async putAll(run: Run, puts: readonly ScheduledActionState[]): Promise<boolean> {
-    for (const a of puts) {
+  /** Puts latest first; stops at the first failure (a quota or an error that outlived the retries). Returns those not put. */
+  private async putAll(run: Run, puts: readonly ScheduledActionState[]): Promise<ScheduledActionState[]> {
+    for (let i = 0; i < puts.length; i++) {
+      const a = puts[i];
       try {
         await this.mutate(run, { action: 'put-scheduled-action', detail: `${a.name} ${a.schedule} MinCapacity=${a.minCapacity}`, data: { ...a } }, () =>
           this.o.api.putScheduledAction(this.key, a, run.ctx.signal),
         );
       } catch {
-        return false;
+        return puts.slice(i);
       }
     }
-    return true;
+    return [];
   }
 
-  /** Sets MinCapacity now to the first level, if it differs; a raise only when a later lowering is in place. */
-  private async setNow(run: Run, s: { levels: readonly Level[]; existing: readonly ScheduledActionState[]; current: number | undefined; putsOk: boolean }): Promise<void> {
-    const want = s.levels[0].capacity;
+  /**
+   * Sets MinCapacity now to the first level when it differs. When some actions could not be written (quota,
+   * errors), those are the earliest ones (puts go latest first): their raises are applied now instead, so a
+   * blocked schedule costs money, never capacity. A raise happens only when a later lowering is in place.
+   */
+  private async setNow(run: Run, s: { levels: readonly Level[]; existing: readonly ScheduledActionState[]; current: number | undefined; unput: readonly ScheduledActionState[] }): Promise<void> {
+    const want = Math.max(s.levels[0].capacity, ...s.unput.map((a) => a.minCapacity ?? 0));
     if (s.current === undefined || s.current === want) return;
-    if (want > s.current && !s.putsOk) {
+    if (want > s.current && s.unput.length > 0) {
       const ours = [...run.puts, ...s.existing.filter((a) => a.name.startsWith(this.prefix))];
       const lowering = ours.some((a) => parseAt(a.schedule) > run.ctx.nowMs && (a.minCapacity ?? Infinity) < want);
       if (!lowering) {
@@ -341,7 +346,7 @@ export class LambdaProvisionedConcurrencyActuator implements Actuator {
         return;
       }
     }
-    await this.mutate(run, { action: 'set-min-capacity', detail: `MinCapacity ${s.current} → ${want} now`, data: { minCapacity: want } }, () =>
+    await this.mutate(run, { action: 'set-min-capacity', detail: `MinCapacity ${s.current} → ${want} now${s.unput.length > 0 ? ' (actions that could not be scheduled)' : ''}`, data: { minCapacity: want } }, () =>
       this.o.api.registerScalableTarget(this.key, { minCapacity: want }, run.ctx.signal),
     ).catch(() => undefined);
   }

@@ -27,8 +27,12 @@ interface ChartSeries {
   label: string;
   kind: 'line' | 'step' | 'bar';
   points: Point[];
+  color?: string;
   dashed?: boolean;
 }
+
+/** One colour per strategy in every chart, so that the legend reads the same throughout. */
+const COLORS: Record<StrategyName | 'demand', string> = { demand: '#2563eb', reactive: '#dc2626', predictive: '#16a34a', oracle: '#9333ea' };
 interface ChartSpec {
   title: string;
   yLabel: string;
@@ -60,22 +64,22 @@ export function reportCharts(r: BacktestResult, scenario: Scenario): ChartSpec[]
       title: 'Demand against ready pod capacity',
       yLabel: 'requests per second',
       series: [
-        { label: 'demand', kind: 'line', points: points(r.fromMs, r.demand) },
-        ...names.map((n): ChartSeries => ({ label: `${n}: ready pods x ${scenario.pods.qpsPerReplica} QPS`, kind: 'step', points: points(r.fromMs, tl(n).readyPods, scenario.pods.qpsPerReplica) })),
+        { label: 'demand', kind: 'line', color: COLORS.demand, points: points(r.fromMs, r.demand) },
+        ...names.map((n): ChartSeries => ({ label: `${n}: ready pods x ${scenario.pods.qpsPerReplica} QPS`, kind: 'step', color: COLORS[n], points: points(r.fromMs, tl(n).readyPods, scenario.pods.qpsPerReplica) })),
       ],
     },
     {
       title: 'Provisioned concurrency against concurrency needed',
       yLabel: 'concurrent executions',
       series: [
-        { label: 'needed (QPS x duration)', kind: 'line', points: points(r.fromMs, r.pcNeeded) },
-        ...names.map((n): ChartSeries => ({ label: `${n}: ready PC`, kind: 'step', points: points(r.fromMs, tl(n).pcReady) })),
+        { label: 'needed (QPS x duration)', kind: 'line', color: COLORS.demand, points: points(r.fromMs, r.pcNeeded) },
+        ...names.map((n): ChartSeries => ({ label: `${n}: ready PC`, kind: 'step', color: COLORS[n], points: points(r.fromMs, tl(n).pcReady) })),
       ],
     },
     {
       title: 'Cold starts (invocations beyond ready provisioned concurrency) per minute',
       yLabel: 'invocations per minute',
-      series: names.map((n): ChartSeries => ({ label: n, kind: 'line', points: points(r.fromMs, tl(n).coldStarts) })),
+      series: names.map((n): ChartSeries => ({ label: n, kind: 'line', color: COLORS[n], points: points(r.fromMs, tl(n).coldStarts) })),
     },
   ];
 }

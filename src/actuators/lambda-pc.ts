@@ -1,5 +1,6 @@
 import { AwsQuotaError, awsErrorText, type ScalingApi, type ScheduledActionState, type TargetKey } from '../aws/clients.js';
 import type { CapacityModel, Plan, PlanPoint, PlanPolicy } from '../plan/planner.js';
+import type { ActuatorConfig } from '../config/schema.js';
 import { MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import type { ActionRecord, Actuator, ApplyContext } from './actuator.js';
@@ -440,4 +441,25 @@ class Run {
   record(r: Pick<ActionRecord, 'action' | 'result' | 'detail'> & { data?: Record<string, unknown> }): void {
     this.records.push({ atMs: this.ctx.nowMs, target: this.ctx.target, actuator: this.a.id, ...r });
   }
+}
+
+/** The actuator from its config entry (`kind: lambda-provisioned-concurrency`), for the service wiring. */
+export function lambdaActuatorFromConfig(
+  cfg: Extract<ActuatorConfig, { kind: 'lambda-provisioned-concurrency' }>,
+  deps: { api: ScalingApi; quantile: number },
+): LambdaProvisionedConcurrencyActuator {
+  return new LambdaProvisionedConcurrencyActuator({
+    api: deps.api,
+    functionName: cfg.function,
+    qualifier: cfg.qualifier,
+    model: { kind: 'lambda-provisioned-concurrency', meanDurationMs: cfg.meanDurationMs, targetUtilization: cfg.targetUtilization },
+    policy: {
+      quantile: deps.quantile,
+      leadMinutes: cfg.leadMinutes,
+      min: cfg.min,
+      max: cfg.max,
+      scaleDownDelayMinutes: cfg.scaleDownDelayMinutes,
+      maxStepUp: cfg.maxStepUp ?? Infinity,
+    },
+  });
 }

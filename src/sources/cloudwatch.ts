@@ -1,5 +1,6 @@
 import type { GetMetricDataCommandInput, MetricDataResult } from '@aws-sdk/client-cloudwatch';
 import { awsErrorText, type MetricDataApi } from '../aws/clients.js';
+import type { HistoryConfig } from '../config/schema.js';
 import type { Series } from '../series/series.js';
 import { DAY_MS, systemClock, type Clock } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
@@ -192,4 +193,17 @@ function lcm(a: number, b: number): number {
   let [x, y] = [a, b];
   while (y !== 0) [x, y] = [y, x % y];
   return (a / x) * b;
+}
+
+/** The source from a target's `history` entry (`source: cloudwatch`), for the service wiring. */
+export function cloudWatchSourceFromConfig(cfg: Extract<HistoryConfig, { source: 'cloudwatch' }>, deps: { api: MetricDataApi; clock?: Clock }): CloudWatchSource {
+  return new CloudWatchSource({
+    api: deps.api,
+    namespace: cfg.namespace,
+    metric: cfg.metric,
+    dimensions: cfg.dimensions,
+    statistic: cfg.statistic,
+    periodSeconds: cfg.periodSeconds,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
 }

@@ -298,3 +298,27 @@ function byName(a: { name: string }, b: { name: string }): number {
 }
 
 export type { Level };
+
+describe('lambdaActuatorFromConfig', () => {
+  it('maps the config entry onto the actuator', async () => {
+    const { parseConfig } = await import('../../src/config/load.js');
+    const { lambdaActuatorFromConfig } = await import('../../src/actuators/lambda-pc.js');
+    const cfg = parseConfig(
+      `
+targets:
+  - name: checkout
+    history: { source: cloudwatch, namespace: AWS/Lambda, metric: Invocations, dimensions: { FunctionName: checkout } }
+    actuators:
+      - { kind: lambda-provisioned-concurrency, function: checkout, qualifier: live, meanDurationMs: 120, targetUtilization: 0.7, min: 5, max: 500 }
+`,
+      '/tmp/c.yaml',
+    );
+    const entry = cfg.targets[0].actuators[0];
+    if (entry.kind !== 'lambda-provisioned-concurrency') throw new Error('wrong kind');
+    const a = lambdaActuatorFromConfig(entry, { api: new FakeScalingApi(), quantile: 0.9 });
+    expect(a.id).toBe('lambda:function:checkout:live');
+    expect(a.resourceId).toBe('function:checkout:live');
+    expect(a.model).toEqual({ kind: 'lambda-provisioned-concurrency', meanDurationMs: 120, targetUtilization: 0.7 });
+    expect(a.policy).toEqual({ quantile: 0.9, leadMinutes: 5, min: 5, max: 500, scaleDownDelayMinutes: 10, maxStepUp: Infinity });
+  });
+});

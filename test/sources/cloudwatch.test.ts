@@ -153,3 +153,26 @@ describe('CloudWatchSource', () => {
     expect(source(new FakeMetricData(() => ({}))).description).toBe('cloudwatch AWS/Lambda Invocations {FunctionName=checkout,Resource=checkout:live} Sum');
   });
 });
+
+describe('cloudWatchSourceFromConfig', () => {
+  it('maps the history entry onto the source', async () => {
+    const { parseConfig } = await import('../../src/config/load.js');
+    const { cloudWatchSourceFromConfig } = await import('../../src/sources/cloudwatch.js');
+    const cfg = parseConfig(
+      `
+targets:
+  - name: checkout
+    history: { source: cloudwatch, namespace: AWS/ApplicationELB, metric: RequestCount, dimensions: { LoadBalancer: app/shop/1 }, periodSeconds: 300 }
+    actuators:
+      - { kind: cloneset, namespace: shop, name: web, qpsPerReplica: 100, min: 1, max: 10 }
+`,
+      '/tmp/c.yaml',
+    );
+    const h = cfg.targets[0].history;
+    if (h.source !== 'cloudwatch') throw new Error('wrong source');
+    const api = new FakeMetricData(() => ({ MetricDataResults: [result([[NOW - 300_000, 600]])] }));
+    const s = cloudWatchSourceFromConfig(h, { api, clock: new ManualClock(NOW) });
+    expect(s.description).toBe('cloudwatch AWS/ApplicationELB RequestCount {LoadBalancer=app/shop/1} Sum');
+    expect(Array.from((await s.history(NOW - 300_000, NOW)).values)).toEqual([2]);
+  });
+});

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { toApiSummary, toApiTarget } from '../service/api.js';
 import type { StateStore } from '../service/state.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { chartJsUmdPath, publicDir } from './assets.js';
 
 export interface WebRouterOptions {
@@ -11,6 +12,8 @@ export interface WebRouterOptions {
   readonly registry: Registry;
   /** Shown in the dashboard header; the same check /readyz uses. */
   readonly readiness?: () => { ready: boolean; details?: Record<string, unknown> };
+  /** The service clock: the page shows ages ("updated 20 s ago") against it, so a replay reads right. */
+  readonly clock?: Clock;
 }
 
 const OWN_ASSETS = new Set(['charts.js', 'app.js', 'style.css']);
@@ -45,7 +48,7 @@ export function createWebRouter(o: WebRouterOptions): Router {
       .map(toApiSummary)
       .sort((a, b) => a.name.localeCompare(b.name));
     const readiness = o.readiness?.();
-    res.json({ nowMs: Date.now(), ready: readiness ? readiness.ready : null, targets });
+    res.json({ nowMs: (o.clock ?? systemClock).now(), ready: readiness ? readiness.ready : null, targets });
   });
   r.get('/api/targets/:name', (req: Request<{ name: string }>, res) => {
     const s = o.store.get(req.params.name);

@@ -150,23 +150,35 @@
 
   var STEPS_MIN = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080];
 
-  /** A tick step in whole minutes/hours (the default linear ticks would fall on odd minutes like 00:23). */
-  function tickStep(spec) {
-    var lo = num(spec.xMin);
-    var hi = num(spec.xMax);
-    (spec.series || []).forEach(function (s) {
-      (s.points || []).forEach(function (p) {
-        var x = num(p[0]);
-        if (x === null) return;
-        if (lo === null || x < lo) lo = x;
-        if (hi === null || x > hi) hi = x;
-      });
-    });
-    if (lo === null || hi === null || hi <= lo) return undefined;
+  /**
+   * Ticks on whole minutes/hours/days (UTC), as many as fit. Chart.js's own linear ticks are "nice" numbers
+   * of milliseconds, which fall on odd times like 18:07.
+   */
+  function timeTicks(axis) {
+    var lo = axis.min;
+    var hi = axis.max;
+    if (!(hi > lo)) return;
+    var fit = Math.max(2, Math.min(9, Math.floor((axis.width || 600) / 90)));
+    var step = STEPS_MIN[STEPS_MIN.length - 1] * MINUTE;
     for (var i = 0; i < STEPS_MIN.length; i++) {
-      if ((hi - lo) / (STEPS_MIN[i] * MINUTE) <= 8) return STEPS_MIN[i] * MINUTE;
+      if ((hi - lo) / (STEPS_MIN[i] * MINUTE) <= fit) {
+        step = STEPS_MIN[i] * MINUTE;
+        break;
+      }
     }
-    return STEPS_MIN[STEPS_MIN.length - 1] * MINUTE;
+    var ticks = [];
+    for (var t = Math.ceil(lo / step) * step; t <= hi; t += step) ticks.push({ value: t });
+    axis.ticks = ticks;
+  }
+
+  function wholeUnits(spec) {
+    var s = spec.series || [];
+    return (
+      s.length > 0 &&
+      s.every(function (x) {
+        return x.kind === 'bar' || x.kind === 'step';
+      })
+    );
   }
 
   function optionsFor(spec) {
@@ -183,17 +195,23 @@
           min: num(spec.xMin) === null ? undefined : spec.xMin,
           max: num(spec.xMax) === null ? undefined : spec.xMax,
           offset: false,
+          grid: { offset: false },
+          afterBuildTicks: timeTicks,
           title: { display: true, text: 'time (UTC)' },
           ticks: {
-            stepSize: tickStep(spec),
             maxRotation: 0,
-            autoSkip: true,
+            autoSkip: false,
             callback: function (value) {
               return formatTime(value, spanOf(this.chart));
             },
           },
         },
-        y: { beginAtZero: true, title: { display: !!spec.yLabel, text: spec.yLabel || '' } },
+        y: {
+          beginAtZero: true,
+          title: { display: !!spec.yLabel, text: spec.yLabel || '' },
+          // Counts and capacity units are whole numbers: no 0.2-replica ticks.
+          ticks: { precision: wholeUnits(spec) ? 0 : undefined },
+        },
       },
       plugins: {
         title: { display: !!spec.title, text: spec.title || '' },

@@ -244,3 +244,25 @@ export function subjectAccessReviewAuthorizer(o: { api: SubjectAccessReviews; cl
     },
   };
 }
+
+/**
+ * The in-cluster wiring: a ConfigMapReader and a SubjectAccessReview authorizer over client-node, from the
+ * KubeConfig the service already loaded (`loadFromDefault()` covers the pod's service account). client-node is
+ * loaded lazily so importing this module stays cheap.
+ */
+export async function kubernetesAuth(kc: import('@kubernetes/client-node').KubeConfig, clock: Clock): Promise<{ configMap: ConfigMapReader; authorizer: Authorizer }> {
+  const k8s = await import('@kubernetes/client-node');
+  return {
+    configMap: configMapReaderFor(kc.makeApiClient(k8s.CoreV1Api)),
+    authorizer: subjectAccessReviewAuthorizer({ api: kc.makeApiClient(k8s.AuthorizationV1Api), clock }),
+  };
+}
+
+/**
+ * The Kubernetes calls the metrics API itself makes, with the bootstrap role that grants each; the deploy
+ * manifests bind both roles (checked by test/deploy/manifests.test.ts).
+ */
+export const METRICS_API_K8S_CALLS = [
+  { apiGroup: '', resource: 'configmaps', verb: 'get', namespace: 'kube-system', name: 'extension-apiserver-authentication', grantedBy: 'Role kube-system/extension-apiserver-authentication-reader' },
+  { apiGroup: 'authorization.k8s.io', resource: 'subjectaccessreviews', verb: 'create', grantedBy: 'ClusterRole system:auth-delegator' },
+] as const;

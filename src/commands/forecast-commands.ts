@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { registerEvaluateCommand } from './evaluate-command.js';
 
-/** Placeholder until this group of commands lands. */
-export function registerForecastCommands(_program: Command): void {}
+/** The forecasting commands: evaluate (protocol v1); train and forecast join here. */
+export function registerForecastCommands(program: Command): void {
+  registerEvaluateCommand(program);
+}

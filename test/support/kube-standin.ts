@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { parseAllDocuments } from 'yaml';
@@ -286,7 +287,7 @@ export class KubeStandIn {
   private faults: Fault[] = [];
   private hooks: Hook[] = [];
   private server?: Server;
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new Set<Duplex>();
   private readonly user: string;
   private readonly token: string;
   url = '';

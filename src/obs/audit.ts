@@ -1,6 +1,5 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
-import { once } from 'node:events';
 import type { Decision } from '../service/service.js';
 import { InputError, errorMessage } from '../util/errors.js';
 
@@ -97,9 +96,14 @@ export class StreamAuditLog implements AuditLog {
   }
 
   async close(): Promise<void> {
-    if (this.owned && !this.failure) {
-      (this.out as WriteStream).end();
-      await Promise.race([once(this.out, 'finish'), once(this.out, 'error').catch(() => undefined)]);
+    if (this.owned) {
+      const out = this.out as WriteStream;
+      // A file stream closes after it finished or failed; the error itself is caught by the handler above.
+      if (!out.closed) {
+        const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
+        out.end();
+        await closed;
+      }
     }
     if (this.failure) throw new Error(`audit log write failed: ${errorMessage(this.failure)}`, { cause: this.failure });
   }

@@ -4,6 +4,7 @@
  * DOM is built with textContent only, because target names, reasons and action details come from config
  * and from outside systems.
  */
+/* global PrescaleCharts, Chart */
 (function () {
   'use strict';
 
@@ -33,7 +34,7 @@
     refresh: refresh,
   });
 
-  var selected = decodeURIComponent(location.hash.replace(/^#/, '')) || null;
+  var selected = decodeURIComponent(window.location.hash.replace(/^#/, '')) || null;
   var timer = null;
   var inFlight = null;
 
@@ -100,7 +101,7 @@
 
   function select(name) {
     selected = name;
-    if (decodeURIComponent(location.hash.slice(1)) !== name) history.replaceState(null, '', '#' + encodeURIComponent(name));
+    if (decodeURIComponent(window.location.hash.slice(1)) !== name) window.history.replaceState(null, '', '#' + encodeURIComponent(name));
     void refresh();
   }
 
@@ -393,7 +394,7 @@
         if (t.name === selected) renderTarget(t, list.nowMs);
       }
       $('status').textContent =
-        (list.ready === false ? 'NOT READY · ' : '') + 'refreshed ' + new Date().toISOString().slice(11, 19) + ' UTC · every ' + REFRESH_MS / 1000 + ' s';
+        (list.ready === false ? 'NOT READY · ' : '') + 'server time ' + fmtTime(list.nowMs) + ' · refreshes every ' + REFRESH_MS / 1000 + ' s';
       $('status').className = list.ready === false ? 'warn' : 'muted';
       debug.lastError = null;
     } catch (err) {
@@ -419,7 +420,7 @@
   }
 
   window.addEventListener('hashchange', function () {
-    var h = decodeURIComponent(location.hash.slice(1));
+    var h = decodeURIComponent(window.location.hash.slice(1));
     if (h && h !== selected) select(h);
   });
   void refresh();

@@ -79,7 +79,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k)) headers[k] = v;
-    const up = await fetch(upstream + (req.url ?? '/'), { method: req.method, headers, body: raw.length > 0 ? raw : undefined });
+    const up = await fetch(upstream + (req.url ?? '/'), { method: req.method, headers, body: raw.length > 0 ? new Uint8Array(raw) : undefined });
     const out = Buffer.from(await up.arrayBuffer());
     calls.push({ op, status: up.status, body });
     const outHeaders: Record<string, string> = {};

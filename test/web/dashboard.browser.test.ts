@@ -112,6 +112,9 @@ describe('dashboard in headless Chromium', () => {
     expect(await page.locator('#capacity').innerText()).toMatch(/No capacity planned yet/);
     expect(await page.locator('#summary').innerText()).toMatch(/fallback: no model yet/);
     expect(await page.locator('button.tab.active').innerText()).toContain('search');
+    // The fallback is listed with the actions, since it explains why nothing forecast-driven happens.
+    expect(await page.locator('#actions-table tbody tr').count()).toBe(1);
+    expect(await page.locator('#actions-table tbody tr').innerText()).toMatch(/fallback[\s\S]*no model yet/);
     await page.screenshot({ path: 'test-artifacts/dashboard-empty.png', fullPage: true });
   });
 

@@ -308,11 +308,15 @@
     });
     var box = $('actions');
     clear(box);
-    if (!t.actions.length) {
+    // A fallback is a state of the target, not an actuator action; list it on top so it is not missed.
+    var list = t.fallback.active
+      ? [{ atMs: t.updatedAtMs, actuator: '(all)', action: 'fallback', result: 'error', detail: t.fallback.reason || 'reactive fallback' }].concat(t.actions)
+      : t.actions;
+    if (!list.length) {
       box.appendChild(el('p', { class: 'empty', text: 'No actions yet.' }));
       return;
     }
-    var rows = t.actions.slice(0, 50).map(function (a) {
+    var rows = list.slice(0, 50).map(function (a) {
       return el('tr', { class: resultClass(a.result) }, [
         el('td', { class: 'nowrap', text: fmtTime(a.atMs) }),
         el('td', { text: a.actuator }),
@@ -325,7 +329,7 @@
       return el('th', { text: h });
     }));
     box.appendChild(el('div', { class: 'scroll' }, [el('table', { id: 'actions-table' }, [el('thead', {}, [head]), el('tbody', {}, rows)])]));
-    if (t.actions.length > 50) box.appendChild(el('p', { class: 'muted', text: 'Newest 50 of ' + t.actions.length + ' shown; the audit log has all.' }));
+    if (list.length > 50) box.appendChild(el('p', { class: 'muted', text: 'Newest 50 of ' + list.length + ' shown; the audit log has all.' }));
   }
 
   function renderModel(t, nowMs) {

@@ -142,7 +142,11 @@
         ctx.moveTo(px, area.top);
         ctx.lineTo(px, area.bottom);
         ctx.stroke();
-        if (markers[i].label) ctx.fillText(markers[i].label, px + 3, area.top + 10);
+        if (markers[i].label) {
+          // Near the right edge the label goes on the left of the line so it is not clipped.
+          var w = ctx.measureText(markers[i].label).width;
+          ctx.fillText(markers[i].label, px + 3 + w > area.right ? px - 3 - w : px + 3, area.top + 10);
+        }
       }
       ctx.restore();
     },

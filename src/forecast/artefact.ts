@@ -1,0 +1,271 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as tfTypes from '@tensorflow/tfjs';
+import { endMs, type Series } from '../series/series.js';
+import { MINUTE_MS } from '../util/clock.js';
+import { InputError, errorMessage } from '../util/errors.js';
+import type { Forecaster } from './forecaster.js';
+import type { MethodScores } from './evaluate.js';
+import { HoltWintersForecaster, type HoltWintersParams } from './holt-winters.js';
+import { LstmForecaster, type LstmState } from './lstm.js';
+import { NaiveForecaster } from './naive.js';
+import { SeasonalNaiveForecaster } from './seasonal-naive.js';
+import { initTf } from './tf-backend.js';
+
+export const ARTEFACT_FORMAT = 1;
+export type ModelKind = 'lstm' | 'holt-winters' | 'seasonal-naive' | 'seasonal-naive-weekly' | 'naive';
+const KINDS: readonly ModelKind[] = ['lstm', 'holt-winters', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'];
+
+/** What the caller knows about a model beyond the forecaster itself (all optional, recorded as given). */
+export interface ModelInfo {
+  /** How the kind was picked: `auto` (holdout scores) or `forced` (--model). */
+  readonly chosenBy?: 'auto' | 'forced';
+  /** Holdout scores of every candidate (protocol v1 scoring on the end of the training data). */
+  readonly scores?: Readonly<Record<string, MethodScores>>;
+  readonly trace?: string;
+  readonly valueColumn?: string;
+  readonly unit?: string;
+  readonly seed?: number;
+  /** The exact command line that trained the model. */
+  readonly command?: string;
+}
+
+/** meta.json: everything besides the weights. Times are epoch milliseconds with ISO copies for people. */
+export interface ModelMeta extends ModelInfo {
+  readonly format: number;
+  readonly kind: ModelKind;
+  readonly stepMs: number;
+  readonly horizon: number;
+  readonly dataRange: { readonly startMs: number; readonly endMs: number; readonly start: string; readonly end: string; readonly points: number };
+  /** The LSTM's window, features, normalisation (log1p mean/sd on the training series) and training summary. */
+  readonly lstm?: LstmState;
+  readonly holtWinters?: { readonly params: HoltWintersParams };
+  readonly backend: string;
+  readonly codeVersion: string;
+  readonly createdAt: string;
+}
+
+export interface SavedModel {
+  readonly forecaster: Forecaster;
+  readonly meta: ModelMeta;
+}
+
+/** The version in package.json (src/forecast → ../..; dist/src/forecast → ../../..). */
+export function codeVersion(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.resolve(here, rel), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'prescale' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // try the next candidate
+    }
+  }
+  return 'unknown';
+}
+
+/** A forecaster `auto` wraps is saved as the method it chose. */
+function unwrap(f: Forecaster): Forecaster {
+  const inner = (f as { best?: unknown }).best;
+  return inner !== undefined && typeof inner === 'object' ? unwrap(inner as Forecaster) : f;
+}
+
+function kindOf(f: Forecaster): ModelKind {
+  if (!(KINDS as readonly string[]).includes(f.name)) throw new Error(`cannot save a forecaster of kind ${f.name}`);
+  return f.name as ModelKind;
+}
+
+function toJsonValues(v: Float64Array): (number | null)[] {
+  return Array.from(v, (x) => (Number.isNaN(x) ? null : x));
+}
+
+/**
+ * Saves a fitted forecaster under `dir` (e.g. models/demo): meta.json, plus model.json + weights.bin for the
+ * LSTM (TensorFlow.js layers format) or history.json (the training series) for baselines, which are rebuilt
+ * by refitting on it with the saved parameters. The write is atomic: everything goes to a temp directory
+ * beside `dir`, the current `dir` becomes `dir.previous` (replacing an older one), then the temp directory
+ * is renamed to `dir`.
+ */
+export async function saveModel(dir: string, a: { forecaster: Forecaster; training: Series; info?: ModelInfo }): Promise<ModelMeta> {
+  const f = unwrap(a.forecaster);
+  const kind = kindOf(f);
+  const { backend } = await initTf();
+  const parent = path.dirname(path.resolve(dir));
+  mkdirSync(parent, { recursive: true });
+  const tmp = path.join(parent, `.${path.basename(dir)}.tmp-${process.pid}-${Date.now()}`);
+  mkdirSync(tmp);
+  try {
+    const extra = await writeKindFiles(tmp, f, a.training);
+    const tr = a.training;
+    const meta: ModelMeta = {
+      format: ARTEFACT_FORMAT,
+      kind,
+      ...a.info,
+      stepMs: tr.stepMs,
+      horizon: extra.horizon ?? Math.max(1, Math.round((30 * MINUTE_MS) / tr.stepMs)),
+      dataRange: { startMs: tr.startMs, endMs: endMs(tr), start: new Date(tr.startMs).toISOString(), end: new Date(endMs(tr)).toISOString(), points: tr.values.length },
+      ...(extra.lstm ? { lstm: extra.lstm } : {}),
+      ...(extra.holtWinters ? { holtWinters: extra.holtWinters } : {}),
+      backend,
+      codeVersion: codeVersion(),
+      createdAt: new Date().toISOString(),
+    };
+    writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
+    const previous = `${path.resolve(dir)}.previous`;
+    if (existsSync(dir)) {
+      rmSync(previous, { recursive: true, force: true });
+      renameSync(dir, previous);
+    }
+    renameSync(tmp, dir);
+    return meta;
+  } catch (err: unknown) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+interface KindExtra {
+  readonly horizon?: number;
+  readonly lstm?: LstmState;
+  readonly holtWinters?: { readonly params: HoltWintersParams };
+}
+
+async function writeKindFiles(dir: string, f: Forecaster, training: Series): Promise<KindExtra> {
+  if (f instanceof LstmForecaster) {
+    const model = f.layersModel;
+    const state = f.state;
+    if (!model || !state) throw new Error('lstm: save called before fit');
+    const { tf } = await initTf();
+    await model.save(
+      tf.io.withSaveHandler((art: tfTypes.io.ModelArtifacts) => {
+        const weights = art.weightData === undefined ? new Uint8Array(0) : new Uint8Array(tf.io.concatenateArrayBuffers(Array.isArray(art.weightData) ? art.weightData : [art.weightData]));
+        writeFileSync(path.join(dir, 'weights.bin'), weights);
+        const modelJson = {
+          format: art.format,
+          generatedBy: art.generatedBy,
+          convertedBy: art.convertedBy,
+          modelTopology: art.modelTopology,
+          weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs ?? [] }],
+        };
+        writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson));
+        return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: weights.byteLength } });
+      }),
+    );
+    return { horizon: state.horizon, lstm: state };
+  }
+  writeFileSync(path.join(dir, 'history.json'), JSON.stringify({ startMs: training.startMs, stepMs: training.stepMs, values: toJsonValues(training.values) }));
+  if (f instanceof HoltWintersForecaster) {
+    const fitted = f.fitted;
+    if (!fitted) throw new Error('holt-winters: save called before fit');
+    return { holtWinters: { params: fitted.params } };
+  }
+  return {};
+}
+
+function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err: unknown) {
+    throw new InputError(`${file}: cannot read the model file (${errorMessage(err)})`, { cause: err });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err: unknown) {
+    throw new InputError(`${file}: not valid JSON, the model is corrupt or truncated (${errorMessage(err)})`, { cause: err });
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkMeta(file: string, doc: unknown): ModelMeta {
+  if (!isRecord(doc)) throw new InputError(`${file}: must be a JSON object`);
+  if (doc.format !== ARTEFACT_FORMAT) throw new InputError(`${file}: format must be ${ARTEFACT_FORMAT}, ${JSON.stringify(doc.format)} given (saved by another prescale version?)`);
+  if (typeof doc.kind !== 'string' || !(KINDS as readonly string[]).includes(doc.kind)) {
+    throw new InputError(`${file}: kind must be one of ${KINDS.join(', ')}, ${JSON.stringify(doc.kind)} given`);
+  }
+  for (const key of ['stepMs', 'horizon'] as const) {
+    const v = doc[key];
+    if (typeof v !== 'number' || !(v > 0)) throw new InputError(`${file}: ${key} must be a positive number, ${JSON.stringify(v)} given`);
+  }
+  if (doc.kind === 'lstm' && !isRecord(doc.lstm)) throw new InputError(`${file}: an lstm model needs the "lstm" section (normalisation, window, features)`);
+  if (doc.kind === 'holt-winters' && !(isRecord(doc.holtWinters) && isRecord(doc.holtWinters.params))) {
+    throw new InputError(`${file}: a holt-winters model needs holtWinters.params`);
+  }
+  return doc as unknown as ModelMeta;
+}
+
+/** Loads what `saveModel` wrote; a missing, corrupt or truncated file is an InputError naming it. */
+export async function loadModel(dir: string): Promise<SavedModel> {
+  const metaFile = path.join(dir, 'meta.json');
+  if (!existsSync(dir)) throw new InputError(`${dir}: no such model directory`);
+  const meta = checkMeta(metaFile, readJsonFile(metaFile));
+  await initTf();
+  return { meta, forecaster: await rebuild(dir, meta) };
+}
+
+async function rebuild(dir: string, meta: ModelMeta): Promise<Forecaster> {
+  const kind = meta.kind;
+  switch (kind) {
+    case 'lstm':
+      return LstmForecaster.fromParts(await loadLayers(dir), meta.lstm as LstmState);
+    case 'holt-winters':
+      return refit(new HoltWintersForecaster({ stepMs: meta.stepMs, objective: 'one-step', params: meta.holtWinters?.params }), dir);
+    case 'seasonal-naive':
+      return refit(new SeasonalNaiveForecaster({ season: 'daily', stepMs: meta.stepMs }), dir);
+    case 'seasonal-naive-weekly':
+      return refit(new SeasonalNaiveForecaster({ season: 'weekly', stepMs: meta.stepMs }), dir);
+    case 'naive':
+      return refit(new NaiveForecaster(), dir);
+    default: {
+      const never: never = kind;
+      throw new Error(`unknown model kind ${String(never)}`);
+    }
+  }
+}
+
+/** Baselines come back by refitting on the saved training series with the saved parameters: same state, same forecasts. */
+async function refit(f: Forecaster, dir: string): Promise<Forecaster> {
+  const file = path.join(dir, 'history.json');
+  const doc = readJsonFile(file);
+  if (!isRecord(doc) || typeof doc.startMs !== 'number' || typeof doc.stepMs !== 'number' || !Array.isArray(doc.values)) {
+    throw new InputError(`${file}: must hold startMs, stepMs and values`);
+  }
+  const values = Float64Array.from(doc.values as unknown[], (v, i) => {
+    if (v === null) return NaN;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(`${file}: values[${i}] must be a number or null, ${JSON.stringify(v)} given`);
+    return v;
+  });
+  await f.fit({ startMs: doc.startMs, stepMs: doc.stepMs, values });
+  return f;
+}
+
+async function loadLayers(dir: string): Promise<tfTypes.LayersModel> {
+  const { tf } = await initTf();
+  const file = path.join(dir, 'model.json');
+  const doc = readJsonFile(file);
+  if (!isRecord(doc) || !isRecord(doc.modelTopology) || !Array.isArray(doc.weightsManifest)) {
+    throw new InputError(`${file}: must hold modelTopology and weightsManifest (TensorFlow.js layers format)`);
+  }
+  const specs = (doc.weightsManifest as { weights?: tfTypes.io.WeightsManifestEntry[] }[]).flatMap((g) => g.weights ?? []);
+  const weightsFile = path.join(dir, 'weights.bin');
+  let buf: Buffer;
+  try {
+    buf = readFileSync(weightsFile);
+  } catch (err: unknown) {
+    throw new InputError(`${weightsFile}: cannot read the weights (${errorMessage(err)})`, { cause: err });
+  }
+  const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  if (buf.byteLength !== expected) {
+    throw new InputError(`${weightsFile}: ${buf.byteLength} bytes where model.json describes ${expected}; the file is truncated or does not belong to this model.json`);
+  }
+  const weightData = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  try {
+    return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: doc.modelTopology, weightSpecs: specs, weightData }));
+  } catch (err: unknown) {
+    throw new InputError(`${file}: TensorFlow.js cannot build the model (${errorMessage(err)})`, { cause: err });
+  }
+}

@@ -1,0 +1,543 @@
+import type * as tfTypes from '@tensorflow/tfjs';
+import { endMs, fillGaps, timeAt, type Series } from '../series/series.js';
+import { DAY_MS, MINUTE_MS } from '../util/clock.js';
+import { InputError } from '../util/errors.js';
+import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { assertSomeValues } from './naive.js';
+import { initTf, tfIfReady, type Tf } from './tf-backend.js';
+
+/** What a progress bar needs after each epoch. Losses are mean pinball losses in normalised (z) units. */
+export interface EpochInfo {
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly loss: number;
+  readonly valLoss: number;
+  readonly bestEpoch: number;
+}
+
+export interface LstmOptions {
+  /** Steps forecast at once (direct multi-step output); default 30 minutes of steps. */
+  readonly horizon?: number;
+  /** The step the model will see (sets `minTrainLength` before `fit`); default 5 minutes. */
+  readonly stepMs?: number;
+  /** Steps of recent history the LSTM reads; default 2 hours of steps (at least 6). */
+  readonly window?: number;
+  /** LSTM units; default 32. */
+  readonly units?: number;
+  /** Most epochs; early stopping usually ends sooner. Default 40. */
+  readonly epochs?: number;
+  /** Epochs without a better validation loss before stopping; default 5. */
+  readonly patience?: number;
+  readonly batchSize?: number;
+  /** At most this many training windows (origins are taken with a stride to stay under it); default 6000. */
+  readonly maxSamples?: number;
+  /** Share of the training windows, the latest ones, held out for early stopping; default 0.15. */
+  readonly validationShare?: number;
+  readonly learningRate?: number;
+  /** Seeds the initialisers and the batch shuffle: same seed, same data, same backend → same model. */
+  readonly seed?: number;
+  readonly onEpoch?: (info: EpochInfo) => void;
+  /**
+   * `js` (default): the forward pass runs in plain JavaScript on the model's weights (≈ 0.1 M multiply-adds,
+   * well under a millisecond); `tf`: TensorFlow.js `model.predict`, whose per-op dispatch over the unrolled
+   * LSTM costs tens of milliseconds on wasm. Both give the same numbers (a test checks it).
+   */
+  readonly inference?: 'js' | 'tf';
+}
+
+/** Everything besides the weights that a saved LSTM needs to predict again (stored in meta.json). */
+export interface LstmState {
+  readonly stepMs: number;
+  readonly horizon: number;
+  readonly window: number;
+  readonly units: number;
+  /** Steps in a day at this step (the daily seasonal lag). */
+  readonly seasonLag: number;
+  /** Whether the weekly seasonal lags are inputs (only when training held two weeks). */
+  readonly weekly: boolean;
+  /** log1p(value) mean and standard deviation over the training series. */
+  readonly mu: number;
+  readonly sd: number;
+  readonly seqFeatures: readonly string[];
+  readonly denseFeatures: readonly string[];
+  readonly epochsRun: number;
+  readonly bestValLoss: number;
+  readonly seed: number;
+  /** The last raw values of the training series (QPS, gaps as null) so predict works without a context. */
+  readonly tailStartMs: number;
+  readonly tail: readonly (number | null)[];
+}
+
+/** Recent lags fed to the dense skip path, relative to the last value. */
+const RECENT_LAGS = 12;
+const TWO_PI = 2 * Math.PI;
+
+/** sin/cos of time of day and day of week (UTC), the calendar inputs. */
+function calendar(ms: number): [number, number, number, number] {
+  const tod = (((ms % DAY_MS) + DAY_MS) % DAY_MS) / DAY_MS;
+  const dow = ((((Math.floor(ms / DAY_MS) + 3) % 7) + 7) % 7) / 7; // 1970-01-01 was a Thursday → Monday = 0
+  return [Math.sin(TWO_PI * tod), Math.cos(TWO_PI * tod), Math.sin(TWO_PI * dow), Math.cos(TWO_PI * dow)];
+}
+
+function seqFeatureNames(): string[] {
+  return ['z', 'tod_sin', 'tod_cos', 'dow_sin', 'dow_cos'];
+}
+
+function denseFeatureNames(s: Pick<LstmState, 'horizon' | 'weekly'>): string[] {
+  const names = ['z_last', 'z_day_ago_minus_last'];
+  for (let k = 1; k < RECENT_LAGS; k++) names.push(`z_lag${k}_minus_last`);
+  for (let h = 1; h <= s.horizon; h++) names.push(`z_daily_h${h}_minus_last`);
+  if (s.weekly) for (let h = 1; h <= s.horizon; h++) names.push(`z_weekly_h${h}_minus_last`);
+  for (let h = 1; h <= s.horizon; h++) names.push(`tod_sin_h${h}`, `tod_cos_h${h}`, `dow_sin_h${h}`, `dow_cos_h${h}`);
+  return names;
+}
+
+/** Deterministic PRNG (mulberry32) for the batch shuffle. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Normalised history: z = (log1p(v) − mu) / sd, gaps interpolated first. */
+function normalise(values: Float64Array, mu: number, sd: number): Float64Array {
+  return Float64Array.from(values, (v) => (Math.log1p(Math.max(0, v)) - mu) / sd);
+}
+
+/**
+ * Writes the inputs for the origin `t` (the last observed index of `z`) into `seq` (window × 5, row-major)
+ * and `dense` (denseFeatures.length). Indices before 0 read z[0]: a short context still forecasts.
+ */
+function fillInputs(o: { s: LstmState; z: Float64Array; t: number; startMs: number; seq: Float32Array; dense: Float32Array }): void {
+  const { s, z, t, seq, dense } = o;
+  const at = (i: number): number => z[Math.max(0, Math.min(i, t))];
+  const last = z[t];
+  for (let j = 0; j < s.window; j++) {
+    const i = t - s.window + 1 + j;
+    const c = calendar(o.startMs + i * s.stepMs);
+    seq.set([at(i), c[0], c[1], c[2], c[3]], j * 5);
+  }
+  let k = 0;
+  dense[k++] = last;
+  dense[k++] = at(t - s.seasonLag) - last;
+  for (let l = 1; l < RECENT_LAGS; l++) dense[k++] = at(t - l) - last;
+  for (let h = 1; h <= s.horizon; h++) dense[k++] = at(t + h - s.seasonLag) - last;
+  if (s.weekly) for (let h = 1; h <= s.horizon; h++) dense[k++] = at(t + h - 7 * s.seasonLag) - last;
+  for (let h = 1; h <= s.horizon; h++) {
+    const c = calendar(o.startMs + (t + h) * s.stepMs);
+    dense[k++] = c[0];
+    dense[k++] = c[1];
+    dense[k++] = c[2];
+    dense[k++] = c[3];
+  }
+}
+
+/**
+ * Turns the raw network output [batch, horizon·3] into quantiles of the residual z[t+h] − z[t], shape
+ * [batch, horizon, 3]: p50 is the first block, p90 and p99 add softplus increments so they never cross.
+ */
+function toQuantiles(tf: Tf, raw: tfTypes.Tensor, horizon: number): tfTypes.Tensor3D {
+  return tf.tidy(() => {
+    const r = raw.reshape([-1, 3, horizon]);
+    const [a, b, c] = tf.split(r, 3, 1);
+    const p50 = a.squeeze([1]);
+    const p90 = p50.add(tf.softplus(b.squeeze([1])));
+    const p99 = p90.add(tf.softplus(c.squeeze([1])));
+    return tf.stack([p50, p90, p99], 2) as tfTypes.Tensor3D;
+  });
+}
+
+/** Mean pinball loss of the three quantiles; yTrue [batch, horizon] residuals, yPred raw [batch, horizon·3]. */
+function pinballLoss(tf: Tf, horizon: number): (yTrue: tfTypes.Tensor, yPred: tfTypes.Tensor) => tfTypes.Scalar {
+  return (yTrue, yPred) =>
+    tf.tidy(() => {
+      const q = toQuantiles(tf, yPred, horizon);
+      const err = yTrue.expandDims(2).sub(q); // [batch, horizon, 3]
+      const levels = tf.tensor1d(QUANTILES as unknown as number[]).reshape([1, 1, 3]);
+      return tf.maximum(err.mul(levels), err.mul(levels.sub(1))).mean() as tfTypes.Scalar;
+    });
+}
+
+/**
+ * LSTM quantile forecaster. Inputs at origin t: the last `window` steps as a sequence [window, 5] (z value,
+ * time-of-day and day-of-week sine/cosine) read by one LSTM layer, and a dense skip path over recent lags,
+ * the values one day (and one week, with enough data) before each target step, and the targets' calendar
+ * (known future). Output: per target step the p50/p90/p99 of z[t+h] − z[t] in normalised log space
+ * (z = (log1p(QPS) − mu)/sd over the training series), so the network learns a residual on the last value and
+ * quantiles stay monotone after the inverse transform.
+ */
+export class LstmForecaster implements Forecaster {
+  readonly name = 'lstm';
+  readonly probabilistic = true;
+  private readonly o: LstmOptions;
+  private stepMs: number;
+  private model: tfTypes.LayersModel | undefined;
+  private st: LstmState | undefined;
+  private net: JsNet | undefined;
+
+  constructor(o: LstmOptions = {}) {
+    this.o = o;
+    this.stepMs = o.stepMs ?? 5 * MINUTE_MS;
+  }
+
+  get horizon(): number {
+    return this.o.horizon ?? Math.max(1, Math.round((30 * MINUTE_MS) / this.stepMs));
+  }
+
+  private get window(): number {
+    return this.o.window ?? Math.max(6, Math.round((2 * 60 * MINUTE_MS) / this.stepMs));
+  }
+
+  /** One day for the seasonal lag plus room for 100 training windows. */
+  get minTrainLength(): number {
+    return Math.round(DAY_MS / this.stepMs) + this.window + this.horizon + 100;
+  }
+
+  /** The fitted state (normalisation, shapes, training summary), for meta.json. */
+  get state(): LstmState | undefined {
+    return this.st;
+  }
+
+  get layersModel(): tfTypes.LayersModel | undefined {
+    return this.model;
+  }
+
+  /** Rebuilds a fitted forecaster from a saved model and its state; TensorFlow.js must be initialised. */
+  static fromParts(model: tfTypes.LayersModel, state: LstmState): LstmForecaster {
+    const f = new LstmForecaster({ stepMs: state.stepMs, horizon: state.horizon, window: state.window, units: state.units, seed: state.seed });
+    f.model = model;
+    f.st = state;
+    f.net = jsNet(model);
+    return f;
+  }
+
+  async fit(series: Series): Promise<void> {
+    this.stepMs = series.stepMs;
+    assertTrainLength(this, series);
+    assertSomeValues(this.name, series);
+    const dayMs = DAY_MS % series.stepMs === 0 ? DAY_MS : undefined;
+    if (dayMs === undefined) throw new InputError(`lstm: a day is not a whole number of ${series.stepMs / MINUTE_MS}-min steps`);
+    const { tf } = await initTf();
+    const filled = fillGaps(series).values;
+    const logs = Array.from(filled, (v) => Math.log1p(Math.max(0, v)));
+    const mu = logs.reduce((a, b) => a + b, 0) / logs.length;
+    const sd = Math.sqrt(logs.reduce((a, b) => a + (b - mu) ** 2, 0) / logs.length) || 1;
+    const seasonLag = dayMs / series.stepMs;
+    const n = filled.length;
+    const base: LstmState = {
+      stepMs: series.stepMs,
+      horizon: this.horizon,
+      window: this.window,
+      units: this.o.units ?? 32,
+      seasonLag,
+      weekly: n >= 14 * seasonLag + this.horizon + 100,
+      mu,
+      sd,
+      seqFeatures: seqFeatureNames(),
+      denseFeatures: [],
+      epochsRun: 0,
+      bestValLoss: NaN,
+      seed: this.o.seed ?? 42,
+      tailStartMs: series.startMs,
+      tail: [],
+    };
+    const st: LstmState = { ...base, denseFeatures: denseFeatureNames(base) };
+    const z = normalise(filled, mu, sd);
+    const data = this.windows(series, z, st);
+    const seed = st.seed;
+    const model = buildModel(tf, st, seed);
+    const batch = this.o.batchSize ?? 128;
+    const result = await trainLoop({ tf, model, data, batch, seed, o: this.o });
+    this.model?.dispose();
+    this.model = model;
+    this.net = jsNet(model);
+    const from = Math.max(0, n - contextNeed(st));
+    const tail = Array.from(series.values.subarray(from), (v) => (Number.isNaN(v) ? null : v));
+    this.st = { ...st, epochsRun: result.epochsRun, bestValLoss: result.bestValLoss, tailStartMs: timeAt(series, from), tail };
+  }
+
+  /**
+   * Training windows: origins with all targets observed (no gaps), at a stride that keeps at most
+   * `maxSamples`. The latest `validationShare` of origins, after a gap of one horizon so no target is shared,
+   * is the validation set: time order is kept, nothing is shuffled before the split.
+   */
+  private windows(series: Series, z: Float64Array, st: LstmState): TrainData {
+    const raw = series.values;
+    const first = st.window - 1;
+    const lastOrigin = raw.length - 1 - st.horizon;
+    const origins: number[] = [];
+    const span = lastOrigin - first + 1;
+    const stride = Math.max(1, Math.ceil(span / (this.o.maxSamples ?? 6000)));
+    for (let t = lastOrigin; t >= first; t -= stride) {
+      let ok = !Number.isNaN(raw[t]);
+      for (let h = 1; h <= st.horizon && ok; h++) ok = !Number.isNaN(raw[t + h]);
+      if (ok) origins.push(t);
+    }
+    origins.reverse();
+    const nVal = Math.max(1, Math.floor(origins.length * (this.o.validationShare ?? 0.15)));
+    const gap = Math.ceil(st.horizon / stride);
+    const trainOrigins = origins.slice(0, Math.max(1, origins.length - nVal - gap));
+    const valOrigins = origins.slice(origins.length - nVal);
+    return { train: buildArrays(st, z, series.startMs, trainOrigins), val: buildArrays(st, z, series.startMs, valOrigins) };
+  }
+
+  predict(horizon: number, context?: Series): QuantileForecast {
+    assertFitted(this.name, this.model !== undefined && this.st !== undefined);
+    const st = this.st as LstmState;
+    const model = this.model as tfTypes.LayersModel;
+    const rt = tfIfReady();
+    if (!rt) throw new Error('lstm: TensorFlow.js is not initialised (call initTf before predict)');
+    const { tf } = rt;
+    if (!(horizon >= 1 && horizon <= st.horizon)) {
+      throw new InputError(`lstm: this model forecasts at most ${st.horizon} steps, ${horizon} asked`);
+    }
+    if (context && context.stepMs !== st.stepMs) throw new InputError(`lstm: fitted at step ${st.stepMs} ms, context has ${context.stepMs} ms`);
+    const ctx = context ?? this.trainTail();
+    const from = Math.max(0, ctx.values.length - contextNeed(st));
+    const tail: Series = { startMs: timeAt(ctx, from), stepMs: ctx.stepMs, values: ctx.values.subarray(from) };
+    const z = normalise(fillGaps(tail).values, st.mu, st.sd);
+    const seq = new Float32Array(st.window * 5);
+    const dense = new Float32Array(st.denseFeatures.length);
+    const t = z.length - 1;
+    fillInputs({ s: st, z, t, startMs: tail.startMs, seq, dense });
+    const q =
+      this.o.inference === 'tf' || !this.net
+        ? tf.tidy(() => {
+            const raw = model.predict([tf.tensor3d(seq, [1, st.window, 5]), tf.tensor2d(dense, [1, dense.length])]) as tfTypes.Tensor;
+            return toQuantiles(tf, raw, st.horizon).dataSync();
+          })
+        : quantilesJs(forwardJs(this.net, seq, dense), st.horizon);
+    const values = QUANTILES.map((_, qi) => {
+      const row = new Float64Array(horizon);
+      for (let h = 0; h < horizon; h++) row[h] = Math.expm1((z[t] + q[h * 3 + qi]) * st.sd + st.mu);
+      return row;
+    });
+    return sanitizeForecast({ startMs: endMs(ctx), stepMs: st.stepMs, horizon, probabilistic: true, values });
+  }
+
+  /** Without a context the model forecasts after the training series, whose tail it keeps. */
+  private trainTail(): Series {
+    const st = this.st as LstmState;
+    return { startMs: st.tailStartMs, stepMs: st.stepMs, values: Float64Array.from(st.tail, (v) => v ?? NaN) };
+  }
+
+  dispose(): void {
+    this.model?.dispose();
+    this.model = undefined;
+    this.net = undefined;
+  }
+}
+
+/** Only the tail of a context matters: a week (weekly lags) or a day of seasonal lag, plus the window. */
+function contextNeed(st: LstmState): number {
+  return (st.weekly ? 7 : 1) * st.seasonLag + st.window + 1;
+}
+
+/** The network's weights as plain arrays (row-major, Keras layout), for the JavaScript forward pass. */
+interface JsNet {
+  readonly units: number;
+  readonly kernel: Float32Array; // [5, 4·units], gates i, f, c, o
+  readonly recurrent: Float32Array; // [units, 4·units]
+  readonly bias: Float32Array; // [4·units]
+  readonly hiddenK: Float32Array; // [units + F, 64]
+  readonly hiddenB: Float32Array;
+  readonly deepK: Float32Array; // [64, 3H]
+  readonly deepB: Float32Array;
+  readonly skipK: Float32Array; // [F, 3H]
+  readonly skipB: Float32Array;
+}
+
+function jsNet(model: tfTypes.LayersModel): JsNet {
+  const w = (layer: string): Float32Array[] => model.getLayer(layer).getWeights().map((t) => t.dataSync() as Float32Array);
+  const [kernel, recurrent, bias] = w('lstm');
+  const [hiddenK, hiddenB] = w('hidden');
+  const [deepK, deepB] = w('deep_out');
+  const [skipK, skipB] = w('skip_out');
+  return { units: bias.length / 4, kernel, recurrent, bias, hiddenK, hiddenB, deepK, deepB, skipK, skipB };
+}
+
+/** out = b + x·K for K of shape [x.length, b.length]. */
+function affine(x: ArrayLike<number>, k: Float32Array, b: Float32Array): Float64Array {
+  const n = b.length;
+  const out = Float64Array.from(b);
+  for (let i = 0; i < x.length; i++) {
+    const xi = x[i];
+    if (xi === 0) continue;
+    const row = i * n;
+    for (let j = 0; j < n; j++) out[j] += xi * k[row + j];
+  }
+  return out;
+}
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/** The network of `buildModel` for one example: seq [window·5], dense [F] → raw [horizon·3]. */
+function forwardJs(net: JsNet, seq: Float32Array, dense: Float32Array): Float64Array {
+  const u = net.units;
+  let h = new Float64Array(u);
+  const c = new Float64Array(u);
+  for (let t = 0; t < seq.length / 5; t++) {
+    const z = affine(seq.subarray(t * 5, t * 5 + 5), net.kernel, net.bias);
+    for (let i = 0; i < u; i++) {
+      const hi = h[i];
+      if (hi === 0) continue;
+      const row = i * 4 * u;
+      for (let j = 0; j < 4 * u; j++) z[j] += hi * net.recurrent[row + j];
+    }
+    const next = new Float64Array(u);
+    for (let j = 0; j < u; j++) {
+      c[j] = sigmoid(z[u + j]) * c[j] + sigmoid(z[j]) * Math.tanh(z[2 * u + j]);
+      next[j] = sigmoid(z[3 * u + j]) * Math.tanh(c[j]);
+    }
+    h = next;
+  }
+  const joined = new Float64Array(u + dense.length);
+  joined.set(h, 0);
+  joined.set(dense, u);
+  const hidden = affine(joined, net.hiddenK, net.hiddenB).map((v) => Math.max(0, v));
+  const deep = affine(hidden, net.deepK, net.deepB);
+  const skip = affine(dense, net.skipK, net.skipB);
+  return deep.map((v, i) => v + skip[i]);
+}
+
+/** `toQuantiles` for one example, laid out [horizon, 3] like the tensor version's dataSync. */
+function quantilesJs(raw: Float64Array, horizon: number): Float64Array {
+  const softplus = (x: number): number => (x > 20 ? x : Math.log1p(Math.exp(x)));
+  const out = new Float64Array(horizon * 3);
+  for (let hh = 0; hh < horizon; hh++) {
+    const p50 = raw[hh];
+    const p90 = p50 + softplus(raw[horizon + hh]);
+    out[hh * 3] = p50;
+    out[hh * 3 + 1] = p90;
+    out[hh * 3 + 2] = p90 + softplus(raw[2 * horizon + hh]);
+  }
+  return out;
+}
+
+interface Arrays {
+  readonly n: number;
+  readonly seq: Float32Array;
+  readonly dense: Float32Array;
+  readonly y: Float32Array;
+}
+
+interface TrainData {
+  readonly train: Arrays;
+  readonly val: Arrays;
+}
+
+function buildArrays(st: LstmState, z: Float64Array, startMs: number, origins: readonly number[]): Arrays {
+  const nd = st.denseFeatures.length;
+  const seq = new Float32Array(origins.length * st.window * 5);
+  const dense = new Float32Array(origins.length * nd);
+  const y = new Float32Array(origins.length * st.horizon);
+  origins.forEach((t, i) => {
+    fillInputs({ s: st, z, t, startMs, seq: seq.subarray(i * st.window * 5, (i + 1) * st.window * 5), dense: dense.subarray(i * nd, (i + 1) * nd) });
+    for (let h = 1; h <= st.horizon; h++) y[i * st.horizon + h - 1] = z[t + h] - z[t];
+  });
+  return { n: origins.length, seq, dense, y };
+}
+
+/**
+ * The network: sequence [batch, window, 5] → LSTM(units); dense features [batch, F]; both → Dense(64, relu),
+ * plus a linear skip from the dense features; output [batch, horizon·3] (raw p50 and two increments).
+ */
+function buildModel(tf: Tf, st: LstmState, seed: number): tfTypes.LayersModel {
+  const seqIn = tf.input({ shape: [st.window, 5], name: 'sequence' });
+  const denseIn = tf.input({ shape: [st.denseFeatures.length], name: 'features' });
+  const lstm = tf.layers
+    .lstm({
+      units: st.units,
+      recurrentActivation: 'sigmoid',
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+      // Glorot rather than the default orthogonal: seedable and without the slow-init warning at 32+ units.
+      recurrentInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+      name: 'lstm',
+    })
+    .apply(seqIn) as tfTypes.SymbolicTensor;
+  const joined = tf.layers.concatenate({ name: 'join' }).apply([lstm, denseIn]) as tfTypes.SymbolicTensor;
+  const hidden = tf.layers
+    .dense({ units: 64, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 2 }), name: 'hidden' })
+    .apply(joined) as tfTypes.SymbolicTensor;
+  const out = st.horizon * 3;
+  const deep = tf.layers
+    .dense({ units: out, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 3 }), name: 'deep_out' })
+    .apply(hidden) as tfTypes.SymbolicTensor;
+  const skip = tf.layers
+    .dense({ units: out, kernelInitializer: tf.initializers.zeros(), name: 'skip_out' })
+    .apply(denseIn) as tfTypes.SymbolicTensor;
+  const sum = tf.layers.add({ name: 'quantiles_raw' }).apply([deep, skip]) as tfTypes.SymbolicTensor;
+  return tf.model({ inputs: [seqIn, denseIn], outputs: sum, name: 'prescale_lstm' });
+}
+
+interface LoopResult {
+  readonly epochsRun: number;
+  readonly bestValLoss: number;
+}
+
+/** Seeded-shuffle mini-batch training with early stopping; keeps the weights of the best validation epoch. */
+async function trainLoop(a: { tf: Tf; model: tfTypes.LayersModel; data: TrainData; batch: number; seed: number; o: LstmOptions }): Promise<LoopResult> {
+  const { tf, model, data } = a;
+  const st = { w: data.train.seq.length / Math.max(1, data.train.n) / 5, nd: data.train.dense.length / Math.max(1, data.train.n), h: data.train.y.length / Math.max(1, data.train.n) };
+  const epochs = a.o.epochs ?? 40;
+  const patience = a.o.patience ?? 5;
+  const rand = rng(a.seed);
+  const order = Array.from({ length: data.train.n }, (_, i) => i);
+  const valX = [tf.tensor3d(data.val.seq, [data.val.n, st.w, 5]), tf.tensor2d(data.val.dense, [data.val.n, st.nd])];
+  const valY = tf.tensor2d(data.val.y, [data.val.n, st.h]);
+  const lossFn = pinballLoss(tf, st.h);
+  const optimizer = tf.train.adam(a.o.learningRate ?? 0.003);
+  let best = Infinity;
+  let bestEpoch = 0;
+  let bestWeights: tfTypes.Tensor[] | undefined;
+  let epoch = 0;
+  try {
+    for (epoch = 1; epoch <= epochs; epoch++) {
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      let sum = 0;
+      let batches = 0;
+      for (let b = 0; b < order.length; b += a.batch) {
+        const idx = order.slice(b, b + a.batch);
+        const [xs, xd, y] = gather(tf, data.train, idx, st);
+        const l = optimizer.minimize(() => lossFn(y, model.apply([xs, xd], { training: true }) as tfTypes.Tensor), true) as tfTypes.Scalar;
+        sum += (await l.data())[0];
+        tf.dispose([xs, xd, y, l]);
+        batches++;
+      }
+      const valLoss = tf.tidy(() => lossFn(valY, model.predict(valX) as tfTypes.Tensor).dataSync()[0]);
+      if (valLoss < best - 1e-5) {
+        best = valLoss;
+        bestEpoch = epoch;
+        tf.dispose(bestWeights ?? []);
+        bestWeights = model.getWeights().map((w) => w.clone());
+      }
+      a.o.onEpoch?.({ epoch, epochs, loss: sum / Math.max(1, batches), valLoss, bestEpoch });
+      if (epoch - bestEpoch >= patience) break;
+    }
+    if (bestWeights) model.setWeights(bestWeights);
+  } finally {
+    tf.dispose([...valX, valY, ...(bestWeights ?? [])]);
+    optimizer.dispose();
+  }
+  return { epochsRun: Math.min(epoch, epochs), bestValLoss: best };
+}
+
+function gather(tf: Tf, d: Arrays, idx: readonly number[], st: { w: number; nd: number; h: number }): [tfTypes.Tensor3D, tfTypes.Tensor2D, tfTypes.Tensor2D] {
+  const seq = new Float32Array(idx.length * st.w * 5);
+  const dense = new Float32Array(idx.length * st.nd);
+  const y = new Float32Array(idx.length * st.h);
+  idx.forEach((src, i) => {
+    seq.set(d.seq.subarray(src * st.w * 5, (src + 1) * st.w * 5), i * st.w * 5);
+    dense.set(d.dense.subarray(src * st.nd, (src + 1) * st.nd), i * st.nd);
+    y.set(d.y.subarray(src * st.h, (src + 1) * st.h), i * st.h);
+  });
+  return [tf.tensor3d(seq, [idx.length, st.w, 5]), tf.tensor2d(dense, [idx.length, st.nd]), tf.tensor2d(y, [idx.length, st.h])];
+}

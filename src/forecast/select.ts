@@ -1,0 +1,159 @@
+import { sliceSeries, type Series } from '../series/series.js';
+import { DAY_MS, MINUTE_MS } from '../util/clock.js';
+import { InputError } from '../util/errors.js';
+import { seasonalScale, scoreRollingOrigins, type MethodScores, type ProtocolData } from './evaluate.js';
+import { assertFitted, assertTrainLength, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { HoltWintersForecaster } from './holt-winters.js';
+import { LstmForecaster, type LstmOptions } from './lstm.js';
+import { NaiveForecaster } from './naive.js';
+import { SeasonalNaiveForecaster } from './seasonal-naive.js';
+import { log } from '../obs/log.js';
+
+export type CandidateName = 'lstm' | 'holt-winters' | 'seasonal-naive' | 'seasonal-naive-weekly' | 'naive';
+export const CANDIDATES: readonly CandidateName[] = ['lstm', 'holt-winters', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'];
+
+export interface AutoOptions {
+  readonly stepMs?: number;
+  /** Steps per forecast window (the holdout is scored on windows of this length); default 30 minutes. */
+  readonly horizon?: number;
+  readonly seed?: number;
+  /** Share of the training series, its end, used as the holdout; default 0.2 (at least 2 days when possible). */
+  readonly holdoutShare?: number;
+  readonly candidates?: readonly CandidateName[];
+  /** Options passed on to the LSTM candidate (epochs, progress…). */
+  readonly lstm?: LstmOptions;
+  /** Builds a candidate; default the real classes. Tests pass fakes. */
+  readonly create?: (name: CandidateName, o: { stepMs: number; horizon: number; seed?: number; lstm?: LstmOptions }) => Forecaster;
+  /** Called when a candidate starts fitting on the first part, and when the winner is refitted. */
+  readonly onStage?: (stage: { readonly candidate: CandidateName; readonly phase: 'holdout' | 'refit' }) => void;
+}
+
+/** The sanity bar the chosen forecaster's p90 should clear on the holdout (issue 2's "Done means"). */
+export const SANE = { maxUfr: 0.15, minCoverage: 0.85, maxCoverage: 0.97 } as const;
+
+export function createCandidate(name: CandidateName, o: { stepMs: number; horizon: number; seed?: number; lstm?: LstmOptions }): Forecaster {
+  switch (name) {
+    case 'lstm':
+      return new LstmForecaster({ ...o.lstm, stepMs: o.stepMs, horizon: o.horizon, seed: o.seed ?? o.lstm?.seed });
+    case 'holt-winters':
+      return new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'one-step' });
+    case 'seasonal-naive':
+      return new SeasonalNaiveForecaster({ season: 'daily', stepMs: o.stepMs });
+    case 'seasonal-naive-weekly':
+      return new SeasonalNaiveForecaster({ season: 'weekly', stepMs: o.stepMs });
+    case 'naive':
+      return new NaiveForecaster();
+    default: {
+      const never: never = name;
+      throw new Error(`unknown candidate ${String(never)}`);
+    }
+  }
+}
+
+/** Whether holdout scores clear the sanity bar: a p90 that rarely misses the peak and is calibrated. */
+export function isSane(s: MethodScores): boolean {
+  if (!(s.ufr <= SANE.maxUfr)) return false;
+  if (s.coverageP90 === null) return true;
+  return s.coverageP90 >= SANE.minCoverage && s.coverageP90 <= SANE.maxCoverage;
+}
+
+/**
+ * Picks the best of `scores`: the lowest MASE among candidates whose p90 clears the sanity bar; when none
+ * does, the lowest MASE among the probabilistic ones (a calibrated-ish band beats none), else the lowest MASE.
+ */
+export function pickBest(scores: Readonly<Partial<Record<CandidateName, MethodScores>>>): CandidateName {
+  const entries = Object.entries(scores).filter((e): e is [CandidateName, MethodScores] => e[1] !== undefined && Number.isFinite(e[1].mase));
+  if (entries.length === 0) throw new InputError('auto: no candidate could be scored on the holdout');
+  const byMase = (a: [CandidateName, MethodScores], b: [CandidateName, MethodScores]): number => a[1].mase - b[1].mase;
+  const sane = entries.filter((e) => isSane(e[1])).sort(byMase);
+  if (sane.length > 0) return sane[0][0];
+  const prob = entries.filter((e) => e[1].coverageP90 !== null).sort(byMase);
+  return (prob.length > 0 ? prob : entries.sort(byMase))[0][0];
+}
+
+/**
+ * `auto`: fits every candidate on the first part of the training series, scores each on a time-ordered
+ * holdout at its end with protocol v1's rolling-origin scoring (src/forecast/evaluate.ts), keeps the best
+ * (`pickBest`), and refits it on the whole training series. `chosen` and `scores` say what happened.
+ */
+export class AutoForecaster implements Forecaster {
+  readonly name = 'auto';
+  private readonly stepMs: number;
+  private winner: Forecaster | undefined;
+  private chosenName: CandidateName | undefined;
+  private allScores: Partial<Record<CandidateName, MethodScores>> = {};
+
+  constructor(private readonly o: AutoOptions = {}) {
+    this.stepMs = o.stepMs ?? 5 * MINUTE_MS;
+  }
+
+  private get horizon(): number {
+    return this.o.horizon ?? Math.max(1, Math.round((30 * MINUTE_MS) / this.stepMs));
+  }
+
+  /** Two days: a day of season for the simplest seasonal candidate plus a day of holdout. */
+  get minTrainLength(): number {
+    return Math.round((2 * DAY_MS) / this.stepMs);
+  }
+
+  get probabilistic(): boolean {
+    return this.winner?.probabilistic ?? true;
+  }
+
+  /** The winner's name, after fit. */
+  get chosen(): string | undefined {
+    return this.chosenName;
+  }
+
+  /** Holdout scores of every candidate that could be fitted. */
+  get scores(): Readonly<Partial<Record<CandidateName, MethodScores>>> {
+    return this.allScores;
+  }
+
+  /** The fitted winner (what gets saved). */
+  get best(): Forecaster | undefined {
+    return this.winner;
+  }
+
+  async fit(series: Series): Promise<void> {
+    assertTrainLength(this, series);
+    const stepMs = series.stepMs;
+    const n = series.values.length;
+    const season = Math.round(DAY_MS / stepMs);
+    const horizon = this.horizon;
+    const create = this.o.create ?? createCandidate;
+    const opts = { stepMs, horizon, seed: this.o.seed, lstm: this.o.lstm };
+    // At least a day of holdout so every time of day is judged, but never more than half the data.
+    const holdout = Math.min(Math.floor(n / 2), Math.max(season, Math.floor(n * (this.o.holdoutShare ?? 0.2))));
+    const fitEnd = n - holdout;
+    const first = sliceSeries(series, 0, fitEnd);
+    const d: ProtocolData = { actual: series, trainEnd: fitEnd, horizon, season, maseScale: seasonalScale(series.values, fitEnd, Math.min(season, fitEnd - 1)) };
+    const scores: Partial<Record<CandidateName, MethodScores>> = {};
+    for (const name of this.o.candidates ?? CANDIDATES) {
+      const f = create(name, opts);
+      if (f.minTrainLength > fitEnd) continue; // e.g. weekly seasonality with under two weeks of data
+      this.o.onStage?.({ candidate: name, phase: 'holdout' });
+      await f.fit(first);
+      scores[name] = scoreRollingOrigins(f, d);
+      dispose(f);
+    }
+    const chosen = pickBest(scores);
+    log.info({ chosen, scores: Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, v.mase])) }, 'auto: holdout scores (MASE)');
+    this.o.onStage?.({ candidate: chosen, phase: 'refit' });
+    const winner = create(chosen, opts);
+    await winner.fit(series);
+    if (this.winner) dispose(this.winner);
+    this.winner = winner;
+    this.chosenName = chosen;
+    this.allScores = scores;
+  }
+
+  predict(horizon: number, context?: Series): QuantileForecast {
+    assertFitted(this.name, this.winner !== undefined);
+    return (this.winner as Forecaster).predict(horizon, context);
+  }
+}
+
+function dispose(f: Forecaster): void {
+  (f as { dispose?: () => void }).dispose?.();
+}

@@ -213,7 +213,7 @@ async function rebuild(dir: string, meta: ModelMeta): Promise<Forecaster> {
     case 'lstm':
       return LstmForecaster.fromParts(await loadLayers(dir), meta.lstm as LstmState);
     case 'holt-winters':
-      return refit(new HoltWintersForecaster({ stepMs: meta.stepMs, objective: 'one-step', params: meta.holtWinters?.params }), dir);
+      return refit(new HoltWintersForecaster({ stepMs: meta.stepMs, objective: 'horizon', objectiveHorizon: meta.horizon, params: meta.holtWinters?.params }), dir);
     case 'seasonal-naive':
       return refit(new SeasonalNaiveForecaster({ season: 'daily', stepMs: meta.stepMs }), dir);
     case 'seasonal-naive-weekly':

@@ -2,6 +2,8 @@ import { MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import type { Forecaster } from './forecaster.js';
 import { HoltWintersForecaster } from './holt-winters.js';
+import { LstmForecaster, type LstmOptions } from './lstm.js';
+import { AutoForecaster } from './select.js';
 import { NaiveForecaster } from './naive.js';
 import { SeasonalNaiveForecaster } from './seasonal-naive.js';
 
@@ -32,8 +34,8 @@ export const FORECASTERS: Partial<Record<MethodName, ForecasterFactory>> = {
   'seasonal-naive': (o) => new SeasonalNaiveForecaster({ season: 'daily', stepMs: o.stepMs }),
   'seasonal-naive-weekly': (o) => new SeasonalNaiveForecaster({ season: 'weekly', stepMs: o.stepMs }),
   'holt-winters': (o) => new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon }),
-  // lstm: (o) => new LstmForecaster(…),
-  // auto: (o) => new AutoForecaster(…),
+  lstm: (o) => new LstmForecaster({ ...(o.extra as LstmOptions | undefined), stepMs: o.stepMs, horizon: o.horizon, seed: o.seed }),
+  auto: (o) => new AutoForecaster({ stepMs: o.stepMs, horizon: o.horizon, seed: o.seed, lstm: o.extra as LstmOptions | undefined }),
 };
 
 export function isMethodName(name: string): name is MethodName {

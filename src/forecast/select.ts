@@ -36,7 +36,8 @@ export function createCandidate(name: CandidateName, o: { stepMs: number; horizo
     case 'lstm':
       return new LstmForecaster({ ...o.lstm, stepMs: o.stepMs, horizon: o.horizon, seed: o.seed ?? o.lstm?.seed });
     case 'holt-winters':
-      return new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'one-step' });
+      // Same settings as the registry's holt-winters, so auto's candidate is the method evaluate reports.
+      return new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon });
     case 'seasonal-naive':
       return new SeasonalNaiveForecaster({ season: 'daily', stepMs: o.stepMs });
     case 'seasonal-naive-weekly':

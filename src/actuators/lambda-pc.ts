@@ -289,7 +289,10 @@ export class LambdaProvisionedConcurrencyActuator implements Actuator {
     }
     const levels = compactSchedule(plan.schedule, { ...this.compaction, nowMs: ctx.nowMs, floor: this.policy.min, maxChanges: budget });
     const desired = actionsFor(levels, this.prefix);
-    const diff = diffActions({ existing, desired, prefix: this.prefix, nowMs: ctx.nowMs });
+    const current = target === 'dry-run-missing' ? undefined : target.minCapacity;
+    // Without a forecast (fallback or reactive-only: one plan point), the last written schedule keeps running.
+    const hold = plan.schedule.length <= 1;
+    const diff = hold ? this.holdDiff({ existing, desired, want: levels[0].capacity, current, nowMs: ctx.nowMs }) : diffActions({ existing, desired, prefix: this.prefix, nowMs: ctx.nowMs });
     const needMax = Math.max(...levels.map((l) => l.capacity));
     if (target !== 'dry-run-missing' && needMax > target.maxCapacity) {
       // The plan never exceeds the configured max; the user's larger Max is never lowered.
@@ -303,7 +306,7 @@ export class LambdaProvisionedConcurrencyActuator implements Actuator {
       );
     }
     const unput = await this.putAll(run, diff.puts);
-    await this.setNow(run, { levels, existing, current: target === 'dry-run-missing' ? undefined : target.minCapacity, unput });
+    await this.setNow(run, { levels, existing, current, unput, hold });
     if (unput.length > 0) return; // keep every old action: the old raises and their lowerings stay as they were
     for (const a of diff.deleteFuture) {
       const ok = await this.mutate(run, { action: 'delete-scheduled-action', detail: `${a.name} (no longer planned)`, data: { ...a } }, () =>
@@ -314,6 +317,19 @@ export class LambdaProvisionedConcurrencyActuator implements Actuator {
       );
       if (!ok) return;
     }
+  }
+
+  /**
+   * The changes when there is no forecast: delete only past actions, keep every future one (the last good plan,
+   * raises included), and add the final lowering only if a raise now would otherwise have none.
+   */
+  private holdDiff(s: { existing: readonly ScheduledActionState[]; desired: readonly ScheduledActionState[]; want: number; current: number | undefined; nowMs: number }): Omit<ReconcilePlan, 'levels'> {
+    const full = diffActions({ existing: s.existing, desired: [], prefix: this.prefix, nowMs: s.nowMs });
+    const future = full.deleteFuture;
+    const lowered = future.some((a) => (a.minCapacity ?? Infinity) < s.want);
+    const tail = s.desired[s.desired.length - 1];
+    const needTail = s.current !== undefined && s.want > s.current && !lowered && tail !== undefined && !future.some((a) => a.name === tail.name);
+    return { puts: needTail ? [tail] : [], deletePast: full.deletePast, deleteFuture: [], othersCount: full.othersCount };
   }
 
   /** Puts latest first; stops at the first failure (a quota or an error that outlived the retries). Returns those not put. */
@@ -336,10 +352,14 @@ export class LambdaProvisionedConcurrencyActuator implements Actuator {
    * errors), those are the earliest ones (puts go latest first): their raises are applied now instead, so a
    * blocked schedule costs money, never capacity. A raise happens only when a later lowering is in place.
    */
-  private async setNow(run: Run, s: { levels: readonly Level[]; existing: readonly ScheduledActionState[]; current: number | undefined; unput: readonly ScheduledActionState[] }): Promise<void> {
+  private async setNow(
+    run: Run,
+    s: { levels: readonly Level[]; existing: readonly ScheduledActionState[]; current: number | undefined; unput: readonly ScheduledActionState[]; hold: boolean },
+  ): Promise<void> {
     const want = Math.max(s.levels[0].capacity, ...s.unput.map((a) => a.minCapacity ?? 0));
     if (s.current === undefined || s.current === want) return;
-    if (want > s.current && s.unput.length > 0) {
+    if (s.hold && want < s.current) return; // no forecast: never lower
+    if (want > s.current && (s.unput.length > 0 || s.hold)) {
       const ours = [...run.puts, ...s.existing.filter((a) => a.name.startsWith(this.prefix))];
       const lowering = ours.some((a) => parseAt(a.schedule) > run.ctx.nowMs && (a.minCapacity ?? Infinity) < want);
       if (!lowering) {

@@ -284,6 +284,29 @@ describe('LambdaProvisionedConcurrencyActuator reconcile (fake Application Auto 
     }
   });
 
+  it('without a forecast (fallback) keeps the last written schedule, never lowers, and raises now only with a lowering', async () => {
+    const api = new FakeScalingApi();
+    const a = actuator(api);
+    await a.apply(planOf(spike(6, 9)), ctx());
+    const written = api.actionsOf(RESOURCE).sort(byName);
+    const later = T0 + 2 * MIN;
+    const fallback = (observedQps: number, current: number): Plan => plan({ nowMs: later, forecast: undefined, observedQps, currentCapacity: current, fallback: true }, model, policy);
+    api.calls.length = 0;
+    await a.apply(fallback(50, 20), ctx(later));
+    expect(api.mutations()).toBe(0);
+    expect(api.actionsOf(RESOURCE).sort(byName)).toEqual(written);
+    // Observed load above the current floor: raised now; the existing final lowering covers it.
+    await a.apply(fallback(600, 20), ctx(later));
+    expect(api.targets.get(RESOURCE)?.minCapacity).toBe(120);
+    expect(api.actionsOf(RESOURCE).sort(byName)).toEqual(written);
+    // A target with no schedule of ours gets the final lowering before the raise.
+    const fresh = new FakeScalingApi();
+    fresh.targets.set(RESOURCE, { minCapacity: 5, maxCapacity: 500 });
+    await actuator(fresh).apply(fallback(600, 5), ctx(later));
+    expect(fresh.targets.get(RESOURCE)?.minCapacity).toBe(120);
+    expect(fresh.actionsOf(RESOURCE).map((x) => [iso(parseAt(x.schedule)), x.minCapacity])).toEqual([['10:15', 5]]);
+  });
+
   it('reports an outside failure as a record instead of throwing', async () => {
     const api = new FakeScalingApi();
     api.fault = () => awsError('AccessDeniedException', 'not authorized to perform DescribeScalableTargets');

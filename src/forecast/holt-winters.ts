@@ -155,6 +155,8 @@ interface RunOptions {
  * Runs the filter over z[st.k..z.length), updating `st` in place, and returns the sum of squared errors of
  * the forecasts it was asked to score (and how many there were).
  */
+// The inner loop of every fit and predict: kept in one function on purpose, branches and all.
+// eslint-disable-next-line complexity
 function runFilter(p: HoltWintersParams, z: Float64Array, st: State, ro: RunOptions & { phase0: number }): { sse: number; count: number } {
   const m = st.s.length;
   const { alpha, beta, gamma, phi } = p;
@@ -224,6 +226,8 @@ function fromParams(p: HoltWintersParams): number[] {
 }
 
 /** Nelder-Mead simplex minimisation (standard coefficients) from `x0`, at most `maxEval` evaluations. */
+// The textbook algorithm reads best as one piece (reflect, expand, contract, shrink).
+// eslint-disable-next-line complexity
 export function nelderMead(f: (x: number[]) => number, x0: readonly number[], o: { step?: number; maxEval?: number; tol?: number } = {}): { x: number[]; fx: number; evals: number } {
   const d = x0.length;
   const step = o.step ?? 1;

@@ -74,24 +74,8 @@ export interface GridOptions {
  */
 export function pointsToSeries(points: readonly TimedValue[], o: GridOptions): Series {
   if (points.length === 0) throw new InputError(`${o.source}: no data points`);
-  for (let i = 1; i < points.length; i++) {
-    const p = points[i];
-    const prev = points[i - 1];
-    if (p.timeMs === prev.timeMs) {
-      throw new InputError(`${o.source}: ${p.where}: duplicate timestamp ${new Date(p.timeMs).toISOString()} (also at ${prev.where})`);
-    }
-    if (p.timeMs < prev.timeMs) {
-      throw new InputError(
-        `${o.source}: ${p.where}: timestamps must increase, ${new Date(p.timeMs).toISOString()} comes after ${new Date(prev.timeMs).toISOString()} (${prev.where})`,
-      );
-    }
-  }
-  let stepMs = o.stepMs ?? (points.length > 1 ? modalStep(points.map((p) => p.timeMs)) : NaN);
-  if (!Number.isFinite(stepMs)) {
-    throw new InputError(`${o.source}: needs at least two data points to find the step, ${points.length} given`);
-  }
-  stepMs = Math.round(stepMs);
-  if (stepMs <= 0) throw new InputError(`${o.source}: the step must be at least 1 ms, ${stepMs} ms found`);
+  assertIncreasing(points, o.source);
+  const stepMs = gridStep(points, o);
   const t0 = points[0].timeMs;
   const n = Math.round((points[points.length - 1].timeMs - t0) / stepMs) + 1;
   const sum = new Float64Array(n);
@@ -114,6 +98,31 @@ export function pointsToSeries(points: readonly TimedValue[], o: GridOptions): S
   return { startMs: t0, stepMs, values };
 }
 
+function assertIncreasing(points: readonly TimedValue[], source: string): void {
+  for (let i = 1; i < points.length; i++) {
+    const p = points[i];
+    const prev = points[i - 1];
+    if (p.timeMs === prev.timeMs) {
+      throw new InputError(`${source}: ${p.where}: duplicate timestamp ${new Date(p.timeMs).toISOString()} (also at ${prev.where})`);
+    }
+    if (p.timeMs < prev.timeMs) {
+      throw new InputError(
+        `${source}: ${p.where}: timestamps must increase, ${new Date(p.timeMs).toISOString()} comes after ${new Date(prev.timeMs).toISOString()} (${prev.where})`,
+      );
+    }
+  }
+}
+
+function gridStep(points: readonly TimedValue[], o: GridOptions): number {
+  const found = o.stepMs ?? (points.length > 1 ? modalStep(points.map((p) => p.timeMs)) : NaN);
+  if (!Number.isFinite(found)) {
+    throw new InputError(`${o.source}: needs at least two data points to find the step, ${points.length} given`);
+  }
+  const stepMs = Math.round(found);
+  if (stepMs <= 0) throw new InputError(`${o.source}: the step must be at least 1 ms, ${stepMs} ms found`);
+  return stepMs;
+}
+
 // ISO 8601 (date, T or space, time with optional seconds and fraction, optional zone).
 const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
 
@@ -126,17 +135,20 @@ export function parseTimestamp(text: string): number {
   if (!m) return NaN;
   const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4] ?? '0', m[5] ?? '0', m[6] ?? '0'].map(Number);
   const frac = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return NaN;
-  let t = Date.UTC(y, mo - 1, d, h, mi, s) + Math.round(frac);
-  if (new Date(t).getUTCDate() !== d) return NaN;
-  const zone = m[8];
-  if (zone && zone.toUpperCase() !== 'Z') {
-    const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
-    if (!z) return NaN;
-    const off = (Number(z[2]) * 60 + Number(z[3])) * 60_000;
-    t -= z[1] === '+' ? off : -off;
-  }
-  return t;
+  if (h > 23 || mi > 59 || s > 59) return NaN;
+  const t = Date.UTC(y, mo - 1, d, h, mi, s) + Math.round(frac);
+  // Date.UTC rolls 2021-02-30 over into March; a date that does not survive the round trip does not exist.
+  const back = new Date(t);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return NaN;
+  return t - zoneOffsetMs(m[8]);
+}
+
+/** Milliseconds east of UTC for `Z`, `+02:00`, `-0500`; 0 when absent (naive times are UTC). */
+function zoneOffsetMs(zone: string | undefined): number {
+  if (!zone || zone.toUpperCase() === 'Z') return 0;
+  const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone) as RegExpExecArray;
+  const off = (Number(z[2]) * 60 + Number(z[3])) * 60_000;
+  return z[1] === '+' ? off : -off;
 }
 
 /** A strict decimal number (no hex, no "1e", no "Infinity"). */

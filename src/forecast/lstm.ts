@@ -208,8 +208,8 @@ export class LstmForecaster implements Forecaster {
   }
 
   /** Rebuilds a fitted forecaster from a saved model and its state; TensorFlow.js must be initialised. */
-  static fromParts(model: tfTypes.LayersModel, state: LstmState): LstmForecaster {
-    const f = new LstmForecaster({ stepMs: state.stepMs, horizon: state.horizon, window: state.window, units: state.units, seed: state.seed });
+  static fromParts(model: tfTypes.LayersModel, state: LstmState, o: Pick<LstmOptions, 'inference'> = {}): LstmForecaster {
+    const f = new LstmForecaster({ stepMs: state.stepMs, horizon: state.horizon, window: state.window, units: state.units, seed: state.seed, ...o });
     f.model = model;
     f.st = state;
     f.net = jsNet(model);

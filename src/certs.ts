@@ -193,32 +193,45 @@ export async function writeDevCerts(dir: string, o: CertOptions = {}): Promise<D
 export async function devCertsProblem(dir: string, o: CertOptions = {}): Promise<string | undefined> {
   const p = pathsIn(dir);
   const read = async (f: string): Promise<string | undefined> => readFile(f, 'utf8').catch(() => undefined);
-  const [caC, caK, sC, sK, cC, cK] = await Promise.all([p.caCert, p.caKey, p.serverCert, p.serverKey, p.clientCert, p.clientKey].map(read));
-  if (!caC || !caK || !sC || !sK || !cC || !cK) return 'some files are missing';
+  const texts = await Promise.all([p.caCert, p.caKey, p.serverCert, p.serverKey, p.clientCert, p.clientKey].map(read));
+  if (texts.some((t) => t === undefined)) return 'some files are missing';
+  const [caC, caK, sC, sK, cC, cK] = texts as string[];
   try {
     const nowMs = (o.clock ?? systemClock).now();
     const ca = new X509Certificate(caC);
+    const server = new X509Certificate(sC);
+    const client = new X509Certificate(cC);
     const pairs: [X509Certificate, string, string][] = [
       [ca, caK, 'ca'],
-      [new X509Certificate(sC), sK, 'server'],
-      [new X509Certificate(cC), cK, 'client'],
+      [server, sK, 'server'],
+      [client, cK, 'client'],
     ];
     for (const [cert, key, what] of pairs) {
-      if (!cert.checkPrivateKey(createPrivateKey(key))) return `${what}.key does not match ${what}.crt`;
-      if (Date.parse(cert.validTo) < nowMs + DAY_MS) return `${what}.crt expires within a day (${cert.validTo})`;
-      if (Date.parse(cert.validFrom) > nowMs) return `${what}.crt is not valid yet (${cert.validFrom})`;
-      if (what !== 'ca' && !cert.verify(ca.publicKey)) return `${what}.crt is not signed by ca.crt`;
+      const problem = pairProblem({ cert, key, what, ca, nowMs });
+      if (problem) return problem;
     }
-    const server = pairs[1][0];
-    const want = serverDnsNames(o.service ?? 'prescale', o.namespace ?? 'prescale');
-    const missing = want.filter((n) => server.checkHost(n, { wildcards: false, subject: 'never' }) === undefined);
-    if (missing.length > 0) return `server.crt does not cover ${missing.join(', ')}`;
-    if (server.checkIP('127.0.0.1') === undefined) return 'server.crt does not cover 127.0.0.1';
-    const wantCn = o.clientName ?? DEFAULT_CLIENT_NAME;
-    if (!pairs[2][0].subject.split('\n').includes(`CN=${wantCn}`)) return `client.crt CN is not ${wantCn}`;
+    return namesProblem(server, client, o);
   } catch (err: unknown) {
     return `unreadable: ${errorMessage(err)}`;
   }
+}
+
+function pairProblem(o: { cert: X509Certificate; key: string; what: string; ca: X509Certificate; nowMs: number }): string | undefined {
+  const { cert, what } = o;
+  if (!cert.checkPrivateKey(createPrivateKey(o.key))) return `${what}.key does not match ${what}.crt`;
+  if (Date.parse(cert.validTo) < o.nowMs + DAY_MS) return `${what}.crt expires within a day (${cert.validTo})`;
+  if (Date.parse(cert.validFrom) > o.nowMs) return `${what}.crt is not valid yet (${cert.validFrom})`;
+  if (what !== 'ca' && !cert.verify(o.ca.publicKey)) return `${what}.crt is not signed by ca.crt`;
+  return undefined;
+}
+
+function namesProblem(server: X509Certificate, client: X509Certificate, o: CertOptions): string | undefined {
+  const want = serverDnsNames(o.service ?? 'prescale', o.namespace ?? 'prescale');
+  const missing = want.filter((n) => server.checkHost(n, { wildcards: false, subject: 'never' }) === undefined);
+  if (missing.length > 0) return `server.crt does not cover ${missing.join(', ')}`;
+  if (server.checkIP('127.0.0.1') === undefined) return 'server.crt does not cover 127.0.0.1';
+  const wantCn = o.clientName ?? DEFAULT_CLIENT_NAME;
+  if (!client.subject.split('\n').includes(`CN=${wantCn}`)) return `client.crt CN is not ${wantCn}`;
   return undefined;
 }
 

@@ -4,7 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../util/clock.js';
 import { InputError, errorMessage } from '../util/errors.js';
-import { DEFAULT_CLIENT_NAME, ensureDevCerts } from '../certs.js';
+import { DEFAULT_CLIENT_NAME, ensureDevCerts, type DevCertPaths } from '../certs.js';
 import { kubernetesAuth, type Authorizer, type ConfigMapReader } from './auth.js';
 import { startExternalMetricsServer, type ExternalMetricsServer, type ExternalMetricsServerOptions, type SnapshotSource } from './server.js';
 import { createKedaRouter } from './keda.js';
@@ -30,27 +30,30 @@ export async function externalMetricsOptions(c: MetricsApiConfig, d: FromConfigD
   if ((c.certFile === undefined) !== (c.keyFile === undefined)) {
     throw new InputError(`metricsApi: certFile and keyFile go together; only ${c.certFile ? 'certFile' : 'keyFile'} is set`);
   }
-  const dev = c.devCertsDir !== undefined && (c.certFile === undefined || (!c.fromConfigMap && c.clientCaFile === undefined)) ? await ensureDevCerts(c.devCertsDir) : undefined;
+  const needDev = c.certFile === undefined || (!c.fromConfigMap && c.clientCaFile === undefined);
+  const dev = c.devCertsDir !== undefined && needDev ? await ensureDevCerts(c.devCertsDir) : undefined;
   if (dev?.created) log.info({ dir: dev.dir, reason: dev.reason }, 'development certificates written');
   const tls = c.certFile && c.keyFile ? { certFile: c.certFile, keyFile: c.keyFile } : dev ? { certFile: dev.serverCert, keyFile: dev.serverKey } : undefined;
   if (!tls) throw new InputError('metricsApi: set certFile and keyFile (the serving certificate), or devCertsDir for development certificates');
+  const { auth, authorizer } = await authFrom(c, d, dev);
+  return { store: d.store, port: c.port, host: c.host, tls, auth, authorizer, staleAfterSeconds: c.staleAfterSeconds, stale: c.stale, clock: d.clock };
+}
 
-  let auth: ExternalMetricsServerOptions['auth'];
-  let authorizer: Authorizer | undefined;
+async function authFrom(
+  c: MetricsApiConfig,
+  d: FromConfigDeps,
+  dev: DevCertPaths | undefined,
+): Promise<{ auth: ExternalMetricsServerOptions['auth']; authorizer?: Authorizer }> {
   if (c.fromConfigMap) {
-    const wire = d.kubernetesAuth ?? (d.kubeConfig ? () => kubernetesAuth(d.kubeConfig as KubeConfig, d.clock) : undefined);
+    const kc = d.kubeConfig;
+    const wire = d.kubernetesAuth ?? (kc ? () => kubernetesAuth(kc, d.clock) : undefined);
     if (!wire) throw new InputError('metricsApi.fromConfigMap needs Kubernetes access (in cluster, or kubernetes.kubeconfig)');
     const k = await wire();
-    auth = { configMap: k.configMap };
-    authorizer = k.authorizer;
-  } else if (c.clientCaFile) {
-    auth = { clientCaFile: c.clientCaFile, allowedNames: c.allowedNames };
-  } else if (dev) {
-    auth = { clientCaFile: dev.caCert, allowedNames: c.allowedNames.length > 0 ? c.allowedNames : [DEFAULT_CLIENT_NAME] };
-  } else {
-    throw new InputError('metricsApi: set clientCaFile (the request-header CA), fromConfigMap: true in a cluster, or devCertsDir');
+    return { auth: { configMap: k.configMap }, authorizer: k.authorizer };
   }
-  return { store: d.store, port: c.port, host: c.host, tls, auth, authorizer, staleAfterSeconds: c.staleAfterSeconds, stale: c.stale, clock: d.clock };
+  if (c.clientCaFile) return { auth: { clientCaFile: c.clientCaFile, allowedNames: c.allowedNames } };
+  if (dev) return { auth: { clientCaFile: dev.caCert, allowedNames: c.allowedNames.length > 0 ? c.allowedNames : [DEFAULT_CLIENT_NAME] } };
+  throw new InputError('metricsApi: set clientCaFile (the request-header CA), fromConfigMap: true in a cluster, or devCertsDir');
 }
 
 /** Starts the external metrics API as configured; undefined when `metricsApi.enabled` is false. */

@@ -13,6 +13,7 @@ import {
   authenticate,
   requestHeaderConfigFromConfigMap,
   requestHeaderConfigFromFiles,
+  type AccessRequest,
   type Authorizer,
   type ConfigMapReader,
   type RequestHeaderConfig,
@@ -58,17 +59,10 @@ export type ValueResult = { readonly ok: true; readonly value: ServedValue } | {
  */
 export function servedValue(t: TargetSnapshot, a: ActuatorSnapshot, o: ValueOptions): ValueResult {
   const windowSeconds = t.forecast ? Math.max(1, Math.round(t.forecast.stepMs / 1000)) : 60;
-  const ageMs = t.forecastAtMs === undefined ? Infinity : o.nowMs - t.forecastAtMs;
-  const planFinite = Number.isFinite(a.plannedQps) && Number.isFinite(a.plannedCapacity);
-  if (ageMs <= o.staleAfterSeconds * 1000 && planFinite && t.forecastAtMs !== undefined) {
+  const why = staleReason(t, a, o);
+  if (why === undefined && t.forecastAtMs !== undefined) {
     return { ok: true, value: { qps: a.plannedQps, replicas: a.plannedCapacity, stale: false, atMs: t.forecastAtMs, windowSeconds } };
   }
-  const why =
-    t.forecastAtMs === undefined
-      ? `target "${t.name}" has no forecast yet`
-      : !planFinite
-        ? `target "${t.name}" has no finite plan for ${a.id}`
-        : `the forecast of target "${t.name}" is ${Math.round(ageMs / 1000)} s old (staleAfterSeconds ${o.staleAfterSeconds})`;
   switch (o.stale) {
     case 'error':
       return { ok: false, message: `${why}; stale: error is configured` };
@@ -81,6 +75,15 @@ export function servedValue(t: TargetSnapshot, a: ActuatorSnapshot, o: ValueOpti
     default:
       return assertNever(o.stale);
   }
+}
+
+/** Why the plan cannot be served as fresh, or undefined when it can. */
+function staleReason(t: TargetSnapshot, a: ActuatorSnapshot, o: ValueOptions): string | undefined {
+  if (t.forecastAtMs === undefined) return `target "${t.name}" has no forecast yet`;
+  if (!Number.isFinite(a.plannedQps) || !Number.isFinite(a.plannedCapacity)) return `target "${t.name}" has no finite plan for ${a.id}`;
+  const ageMs = o.nowMs - t.forecastAtMs;
+  if (ageMs > o.staleAfterSeconds * 1000) return `the forecast of target "${t.name}" is ${Math.round(ageMs / 1000)} s old (staleAfterSeconds ${o.staleAfterSeconds})`;
+  return undefined;
 }
 
 function assertNever(x: never): never {
@@ -125,6 +128,13 @@ function apiGroup(): object {
   return { kind: 'APIGroup', apiVersion: 'v1', name: GROUP, versions: [gv], preferredVersion: gv };
 }
 
+function discoveryBody(path: string): object | undefined {
+  if (path === `/apis/${GROUP_VERSION}`) return apiResourceList();
+  if (path === `/apis/${GROUP}`) return apiGroup();
+  if (path === '/apis') return { kind: 'APIGroupList', apiVersion: 'v1', groups: [apiGroup()] };
+  return undefined;
+}
+
 /** RFC 3339 in whole seconds, as metav1.Time marshals. */
 export function rfc3339(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -136,6 +146,18 @@ export interface MetricItem {
   timestamp: string;
   window: number;
   value: string;
+}
+
+/** The item for one actuator; undefined when it is not selected, a message when it cannot be served. */
+function itemFor(t: TargetSnapshot, a: ActuatorSnapshot, o: { ns: string; metric: MetricName; selector: Selector } & ValueOptions): MetricItem | string | undefined {
+  if (a.kind !== 'cloneset' || a.namespace !== o.ns || a.name === undefined) return undefined;
+  const metricLabels: Record<string, string> = { target: t.name, namespace: a.namespace, cloneset: a.name };
+  if (!o.selector.matches(metricLabels)) return undefined;
+  const r = servedValue(t, a, o);
+  if (!r.ok) return r.message;
+  if (r.value.stale) metricLabels.stale = 'true';
+  const v = o.metric === 'prescale-qps' ? r.value.qps : r.value.replicas;
+  return { metricName: o.metric, metricLabels, timestamp: rfc3339(r.value.atMs), window: r.value.windowSeconds, value: formatQuantity(v) };
 }
 
 export type ListResult = { readonly code: 200; readonly items: MetricItem[] } | { readonly code: 404 | 503; readonly message: string };
@@ -151,17 +173,10 @@ export function listMetric(o: { targets: readonly TargetSnapshot[]; ns: string; 
   const failures: string[] = [];
   for (const t of o.targets) {
     for (const a of t.actuators) {
-      if (a.kind !== 'cloneset' || a.namespace !== o.ns || a.name === undefined) continue;
-      const metricLabels: Record<string, string> = { target: t.name, namespace: a.namespace, cloneset: a.name };
-      if (!o.selector.matches(metricLabels)) continue;
-      const r = servedValue(t, a, o);
-      if (!r.ok) {
-        failures.push(r.message);
-        continue;
-      }
-      if (r.value.stale) metricLabels.stale = 'true';
-      const v = o.metric === 'prescale-qps' ? r.value.qps : r.value.replicas;
-      items.push({ metricName: o.metric, metricLabels, timestamp: rfc3339(r.value.atMs), window: r.value.windowSeconds, value: formatQuantity(v) });
+      const it = itemFor(t, a, o);
+      if (it === undefined) continue;
+      if (typeof it === 'string') failures.push(it);
+      else items.push(it);
     }
   }
   if (failures.length > 0) return { code: 503, message: failures.join('; ') };
@@ -235,6 +250,20 @@ function shown(s: string): string {
   return JSON.stringify(s.length > 64 ? s.slice(0, 64) + '…' : s);
 }
 
+/** A Status to answer when delegated authorization does not allow the request. */
+async function authorizationProblem(authorizer: Authorizer, r: AccessRequest): Promise<{ code: 403 | 500; message: string } | undefined> {
+  let verdict: { allowed: boolean; reason?: string };
+  try {
+    verdict = await authorizer.authorize(r);
+  } catch (err: unknown) {
+    log.error({ err: errorMessage(err) }, 'SubjectAccessReview failed');
+    return { code: 500, message: `authorization failed: ${errorMessage(err)}` };
+  }
+  if (verdict.allowed) return undefined;
+  const why = verdict.reason ? `: ${verdict.reason}` : '';
+  return { code: 403, message: `forbidden: User "${r.user.name}" cannot get resource "${r.resource}" in API group "${GROUP}" in the namespace "${r.namespace}"${why}` };
+}
+
 interface Handler {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   setAuth(cfg: RequestHeaderConfig): void;
@@ -274,18 +303,8 @@ function createHandler(o: ExternalMetricsServerOptions, initialAuth: RequestHead
     if (!isMetricName(name)) return sendStatus(res, 404, `unknown external metric ${shown(name)}; this server serves ${METRIC_NAMES.join(', ')}`);
     const a = authenticate(req, auth);
     if (!a.ok) return sendStatus(res, a.code, a.message);
-    if (o.authorizer) {
-      let verdict: { allowed: boolean; reason?: string };
-      try {
-        verdict = await o.authorizer.authorize({ user: a.user, verb: 'get', namespace: ns, resource: name });
-      } catch (err: unknown) {
-        log.error({ err: errorMessage(err) }, 'SubjectAccessReview failed');
-        return sendStatus(res, 500, `authorization failed: ${errorMessage(err)}`);
-      }
-      if (!verdict.allowed) {
-        return sendStatus(res, 403, `forbidden: User "${a.user.name}" cannot get resource "${name}" in API group "${GROUP}" in the namespace "${ns}"${verdict.reason ? `: ${verdict.reason}` : ''}`);
-      }
-    }
+    const denied = o.authorizer ? await authorizationProblem(o.authorizer, { user: a.user, verb: 'get', namespace: ns, resource: name }) : undefined;
+    if (denied) return sendStatus(res, denied.code, denied.message);
     let selector: Selector;
     try {
       selector = selectorFor(new URLSearchParams(query).get('labelSelector') ?? '');
@@ -319,17 +338,10 @@ function createHandler(o: ExternalMetricsServerOptions, initialAuth: RequestHead
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendStatus(res, 405, `method ${req.method ?? ''} is not allowed: this API is read-only`);
     if (path.startsWith(METRIC_PATH)) return metric(req, res, path.slice(METRIC_PATH.length), query);
-    switch (path.replace(/\/+$/, '')) {
-      case `/apis/${GROUP_VERSION}`:
-        return discovery(req, res, apiResourceList());
-      case `/apis/${GROUP}`:
-        return discovery(req, res, apiGroup());
-      case '/apis':
-        return discovery(req, res, { kind: 'APIGroupList', apiVersion: 'v1', groups: [apiGroup()] });
-      default:
-        // Includes /openapi/v2 and /openapi/v3: the aggregator skips an API server that has no OpenAPI.
-        return sendStatus(res, 404, `the server could not find the requested resource ${shown(path)}`);
-    }
+    const body = discoveryBody(path.replace(/\/+$/, ''));
+    // Anything else, /openapi/v2 and /openapi/v3 included: the aggregator skips an API server without OpenAPI.
+    if (!body) return sendStatus(res, 404, `the server could not find the requested resource ${shown(path)}`);
+    return discovery(req, res, body);
   };
 
   return {
@@ -346,6 +358,31 @@ function createHandler(o: ExternalMetricsServerOptions, initialAuth: RequestHead
       }
     },
   };
+}
+
+/**
+ * Re-reads the serving certificate, key and request-header CA every `reloadSeconds` (rotation); a failed
+ * read keeps the previous ones. New TLS settings apply to new connections.
+ */
+function startReloader(r: { o: ExternalMetricsServerOptions; server: https.Server; handler: Handler; last: { cert: string; key: string; ca: string } }): NodeJS.Timeout | undefined {
+  const reloadMs = (r.o.reloadSeconds ?? 300) * 1000;
+  if (!(reloadMs > 0)) return undefined;
+  let last = r.last;
+  const reload = async (): Promise<void> => {
+    try {
+      const [cert, key, a] = await Promise.all([readPem(r.o.tls.certFile, 'certFile'), readPem(r.o.tls.keyFile, 'keyFile'), loadAuth(r.o.auth)]);
+      r.handler.setAuth(a);
+      if (cert === last.cert && key === last.key && a.caPem === last.ca) return;
+      r.server.setSecureContext({ cert, key, ca: a.caPem, minVersion: 'TLSv1.2' });
+      last = { cert, key, ca: a.caPem };
+      log.info({ port: (r.server.address() as AddressInfo).port }, 'external metrics API: certificates reloaded');
+    } catch (err: unknown) {
+      log.warn({ err: errorMessage(err) }, 'external metrics API: reload failed, keeping the previous certificates');
+    }
+  };
+  const timer = setInterval(() => void reload(), reloadMs);
+  timer.unref();
+  return timer;
 }
 
 /**
@@ -368,27 +405,7 @@ export async function startExternalMetricsServer(o: ExternalMetricsServerOptions
   server.listen(o.port, o.host);
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e as Error))]);
 
-  const reloadMs = (o.reloadSeconds ?? 300) * 1000;
-  let timer: NodeJS.Timeout | undefined;
-  if (reloadMs > 0) {
-    let last = { cert, key, ca: auth.caPem };
-    timer = setInterval(() => {
-      void (async () => {
-        try {
-          const [c, k, a] = await Promise.all([readPem(o.tls.certFile, 'certFile'), readPem(o.tls.keyFile, 'keyFile'), loadAuth(o.auth)]);
-          handler.setAuth(a);
-          if (c !== last.cert || k !== last.key || a.caPem !== last.ca) {
-            server.setSecureContext({ cert: c, key: k, ca: a.caPem, minVersion: 'TLSv1.2' });
-            last = { cert: c, key: k, ca: a.caPem };
-            log.info({ port: (server.address() as AddressInfo).port }, 'external metrics API: certificates reloaded');
-          }
-        } catch (err: unknown) {
-          log.warn({ err: errorMessage(err) }, 'external metrics API: reload failed, keeping the previous certificates');
-        }
-      })();
-    }, reloadMs);
-    timer.unref();
-  }
+  const timer = startReloader({ o, server, handler, last: { cert, key, ca: auth.caPem } });
   const port = (server.address() as AddressInfo).port;
   log.info({ host: o.host, port }, 'external metrics API listening');
   return {

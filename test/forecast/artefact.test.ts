@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadModel, saveModel } from '../../src/forecast/artefact.js';
+import type { Forecaster } from '../../src/forecast/forecaster.js';
+import { HoltWintersForecaster } from '../../src/forecast/holt-winters.js';
+import { LstmForecaster } from '../../src/forecast/lstm.js';
+import { NaiveForecaster } from '../../src/forecast/naive.js';
+import { SeasonalNaiveForecaster } from '../../src/forecast/seasonal-naive.js';
+import { initTf } from '../../src/forecast/tf-backend.js';
+import type { Series } from '../../src/series/series.js';
+import { InputError } from '../../src/util/errors.js';
+
+const STEP = 15 * 60_000;
+const DAY = 96;
+const series: Series = {
+  startMs: Date.UTC(2024, 0, 1),
+  stepMs: STEP,
+  values: Float64Array.from({ length: 4 * DAY }, (_, i) => 50 + 30 * Math.sin((2 * Math.PI * i) / DAY) + ((i * 7919) % 13)),
+};
+
+let dir: string;
+let lstmDir: string;
+let lstm: LstmForecaster;
+
+beforeAll(async () => {
+  await initTf();
+  dir = mkdtempSync(path.join(os.tmpdir(), 'prescale-artefact-'));
+  lstm = new LstmForecaster({ stepMs: STEP, horizon: 2, window: 6, units: 4, epochs: 2, seed: 5 });
+  await lstm.fit(series);
+  lstmDir = path.join(dir, 'lstm');
+  await saveModel(lstmDir, { forecaster: lstm, training: series, info: { chosenBy: 'forced', trace: 'x.csv' } });
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function expectSamePredictions(a: Forecaster, b: Forecaster, horizon: number): void {
+  const fa = a.predict(horizon, series);
+  const fb = b.predict(horizon, series);
+  expect(fb.startMs).toBe(fa.startMs);
+  for (let q = 0; q < 3; q++) expect(Array.from(fb.values[q])).toEqual(Array.from(fa.values[q]));
+}
+
+describe('model artefacts', () => {
+  it('round-trips an LSTM: save → load → identical predictions', async () => {
+    expect(['model.json', 'weights.bin', 'meta.json'].every((f) => existsSync(path.join(lstmDir, f)))).toBe(true);
+    const { forecaster, meta } = await loadModel(lstmDir);
+    expectSamePredictions(lstm, forecaster, 2);
+    expect(meta.kind).toBe('lstm');
+    expect(meta.lstm?.window).toBe(6);
+    expect(meta.lstm?.mu).toBeCloseTo(lstm.state!.mu, 12);
+    expect(meta.dataRange.points).toBe(series.values.length);
+    expect(meta.codeVersion).toMatch(/^\d+\.\d+\.\d+/);
+    expect(meta.trace).toBe('x.csv');
+  });
+
+  it.each([
+    ['holt-winters', (): Forecaster => new HoltWintersForecaster({ stepMs: STEP })],
+    ['seasonal-naive', (): Forecaster => new SeasonalNaiveForecaster({ season: 'daily', stepMs: STEP })],
+    ['naive', (): Forecaster => new NaiveForecaster()],
+  ])('round-trips %s from its parameters and training series', async (name, make) => {
+    const f = make();
+    await f.fit(series);
+    const out = path.join(dir, name);
+    await saveModel(out, { forecaster: f, training: series });
+    const { forecaster, meta } = await loadModel(out);
+    expect(meta.kind).toBe(name);
+    expectSamePredictions(f, forecaster, 4);
+  });
+
+  it('keeps the previous version as DIR.previous', async () => {
+    const out = path.join(dir, 'versions');
+    const a = new NaiveForecaster();
+    await a.fit(series);
+    await saveModel(out, { forecaster: a, training: series, info: { trace: 'first' } });
+    await saveModel(out, { forecaster: a, training: series, info: { trace: 'second' } });
+    expect((await loadModel(out)).meta.trace).toBe('second');
+    expect((await loadModel(`${out}.previous`)).meta.trace).toBe('first');
+  });
+
+  it('names the file when meta.json is corrupt', async () => {
+    const out = path.join(dir, 'corrupt');
+    const a = new NaiveForecaster();
+    await a.fit(series);
+    await saveModel(out, { forecaster: a, training: series });
+    const metaFile = path.join(out, 'meta.json');
+    writeFileSync(metaFile, readFileSync(metaFile, 'utf8').slice(0, 40));
+    await expect(loadModel(out)).rejects.toThrow(InputError);
+    await expect(loadModel(out)).rejects.toThrow(metaFile);
+  });
+
+  it('names the weights file when it is truncated', async () => {
+    const out = path.join(dir, 'truncated');
+    await saveModel(out, { forecaster: lstm, training: series });
+    const weights = path.join(out, 'weights.bin');
+    truncateSync(weights, 100);
+    await expect(loadModel(out)).rejects.toThrow(new RegExp(`${weights.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 100 bytes where model.json describes \\d+`));
+  });
+
+  it('says so when the directory does not exist', async () => {
+    await expect(loadModel(path.join(dir, 'nope'))).rejects.toThrow(/no such model directory/);
+  });
+});

@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 
 /**
@@ -6,6 +7,7 @@ import { z } from 'zod';
  */
 
 const positive = z.number().positive();
+const cronExpr = z.string().refine((e) => cron.validate(e), 'must be a cron expression (minute hour day month weekday, optionally seconds first)');
 const nonNegInt = z.number().int().nonnegative();
 const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label: lower-case letters, digits and -, at most 63');
 
@@ -179,7 +181,7 @@ export const configSchema = z
       .strict()
       .default({ enabled: false, namespace: 'prescale', leaseName: 'prescale-leader', leaseDurationSeconds: 15 }),
     schedule: z
-      .object({ forecast: z.string().default('* * * * *'), retrain: z.string().default('0 3 * * *') })
+      .object({ forecast: cronExpr.default('* * * * *'), retrain: cronExpr.default('0 3 * * *') })
       .strict()
       .default({ forecast: '* * * * *', retrain: '0 3 * * *' }),
     modelsDir: z.string().default('models'),

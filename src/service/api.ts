@@ -1,5 +1,6 @@
 import { QUANTILES, type QuantileForecast } from '../forecast/forecaster.js';
 import type { Series } from '../series/series.js';
+import { liveErrorOf } from '../obs/live-error.js';
 import { DAY_MS } from '../util/clock.js';
 import type { ActuatorSnapshot, ModelInfo, TargetSnapshot } from './state.js';
 
@@ -64,6 +65,8 @@ export interface ApiTarget {
   readonly forecast: ApiForecast | null;
   readonly actuators: ApiActuator[];
   readonly model: ApiModel | null;
+  /** Past forecasts (p50, p90) against the actuals over the chart window; null before enough have matured. */
+  readonly liveError: { readonly steps: number; readonly mae: Num; readonly wape: Num; readonly p90Coverage: Num } | null;
   /** Newest first. */
   readonly actions: ApiAction[];
 }
@@ -129,6 +132,11 @@ function modelOf(m: ModelInfo): ApiModel {
   return { kind: m.kind, trainedAtMs: num(m.trainedAtMs), backend: m.backend, scores, liveMase: num(m.liveMase) };
 }
 
+function liveErrorFor(s: TargetSnapshot): ApiTarget['liveError'] {
+  const e = liveErrorOf(s);
+  return e ? { steps: e.steps, mae: num(e.mae), wape: num(e.wape), p90Coverage: num(e.p90Coverage) } : null;
+}
+
 /** A snapshot as the dashboard reads it: no NaN anywhere, history trimmed to the chart window. */
 export function toApiTarget(s: TargetSnapshot, o: ApiOptions = {}): ApiTarget {
   const fromMs = s.updatedAtMs - (o.windowMs ?? DAY_MS);
@@ -148,6 +156,7 @@ export function toApiTarget(s: TargetSnapshot, o: ApiOptions = {}): ApiTarget {
     forecast: s.forecast ? forecastOf(s.forecast) : null,
     actuators: s.actuators.map(actuatorOf),
     model: s.model ? modelOf(s.model) : null,
+    liveError: liveErrorFor(s),
     actions: [...s.actions]
       .sort((a, b) => b.atMs - a.atMs)
       .map((a) => ({ atMs: a.atMs, actuator: a.actuator, action: a.action, result: a.result, detail: a.detail, data: a.data ?? null })),

@@ -125,9 +125,11 @@ export class PrescaleService {
     const name = t.config.name;
     try {
       const history = await this.readHistory(t, st);
-      const candidate = await this.o.models.train(t.config, history);
       const recentFrom = this.o.clock.now() - DAY_MS;
-      if (opts.replaceOnlyIfBetter && st.model) {
+      const compare = opts.replaceOnlyIfBetter && st.model !== undefined;
+      // To be compared fairly on the last day, the candidate must not have seen it.
+      const candidate = await this.o.models.train(t.config, compare ? sliceByTime(history, history.startMs, recentFrom) : history);
+      if (compare && st.model) {
         const oldScore = this.o.models.score(st.model, history, recentFrom);
         const newScore = this.o.models.score(candidate, history, recentFrom);
         log.info({ target: name, oldScore, newScore }, 'retrain scored');

@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { TargetConfig } from '../config/schema.js';
+import { loadModel, saveModel, type ModelMeta } from '../forecast/artefact.js';
+import { scoreRollingOrigins, seasonalScale, type MethodScores, type ProtocolData } from '../forecast/evaluate.js';
+import type { Forecaster } from '../forecast/forecaster.js';
+import { createForecaster } from '../forecast/registry.js';
+import { initTf } from '../forecast/tf-backend.js';
+import { fillGaps, resampleMean, type Series } from '../series/series.js';
+import { DAY_MS, MINUTE_MS, type Clock } from '../util/clock.js';
+import type { LoadedModel, ModelProvider } from './model-provider.js';
+import type { ModelInfo } from './state.js';
+
+/** Scores as plain numbers (NaN → null) for the API and dashboard. */
+function flatScores(scores: Readonly<Record<string, MethodScores>> | undefined): ModelInfo['scores'] {
+  const out: Record<string, Record<string, number | null>> = {};
+  for (const [name, s] of Object.entries(scores ?? {})) {
+    out[name] = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'number' && Number.isFinite(v) ? v : null]));
+  }
+  return out;
+}
+
+function infoOf(meta: ModelMeta): ModelInfo {
+  return { kind: meta.kind, trainedAtMs: Date.parse(meta.createdAt), backend: meta.backend, scores: flatScores(meta.scores) };
+}
+
+/**
+ * Models on disk under `modelsDir/<target>` (what retraining writes), else the target's `modelPath` (a
+ * model shipped or trained offline with `prescale train`). Training uses the target's configured method on
+ * history resampled to its step.
+ */
+export class DiskModelProvider implements ModelProvider {
+  /** The series each trained model saw, for saving it (saveModel records its data range). */
+  private readonly training = new WeakMap<Forecaster, Series>();
+
+  constructor(private readonly o: { modelsDir: string; clock: Clock; seed?: number }) {}
+
+  private ownDir(t: TargetConfig): string {
+    return path.join(this.o.modelsDir, t.name);
+  }
+
+  async load(t: TargetConfig): Promise<LoadedModel | undefined> {
+    const dir = [this.ownDir(t), t.forecast.modelPath].find((d): d is string => d !== undefined && existsSync(path.join(d, 'meta.json')));
+    if (!dir) return undefined;
+    const { forecaster, meta } = await loadModel(dir);
+    return { forecaster, stepMs: meta.stepMs, info: infoOf(meta) };
+  }
+
+  async train(t: TargetConfig, history: Series): Promise<LoadedModel> {
+    const stepMs = t.forecast.stepMinutes * MINUTE_MS;
+    const series = fillGaps(resampleMean(history, stepMs));
+    const horizon = Math.ceil((t.forecast.horizonMinutes * MINUTE_MS) / stepMs);
+    const f = createForecaster(t.forecast.model, { stepMs, horizon, seed: this.o.seed ?? 1 });
+    await f.fit(series);
+    this.training.set(f, series);
+    const { backend } = await initTf();
+    const scores = (f as { scores?: Readonly<Record<string, MethodScores>> }).scores;
+    const kind = (f as { chosen?: string }).chosen ?? f.name;
+    return { forecaster: f, stepMs, info: { kind, trainedAtMs: this.o.clock.now(), backend, scores: flatScores(scores) } };
+  }
+
+  /** MASE of the model's rolling forecasts over [recentFromMs, end of history), scaled by the seasonal difference before it. */
+  score(m: LoadedModel, history: Series, recentFromMs: number): number {
+    const actual = resampleMean(history, m.stepMs);
+    const season = Math.round(DAY_MS / m.stepMs);
+    const trainEnd = Math.max(season + 1, Math.ceil((recentFromMs - actual.startMs) / m.stepMs));
+    const horizon = Math.max(1, Math.round((30 * MINUTE_MS) / m.stepMs));
+    const d: ProtocolData = { actual, trainEnd, horizon, season, maseScale: seasonalScale(actual.values, trainEnd, season) };
+    return scoreRollingOrigins(m.forecaster, d).mase;
+  }
+
+  async save(t: TargetConfig, m: LoadedModel): Promise<void> {
+    const training = this.training.get(m.forecaster);
+    if (!training) return; // loaded from disk: already saved
+    await saveModel(this.ownDir(t), { forecaster: m.forecaster, training, info: { chosenBy: t.forecast.model === 'auto' ? 'auto' : 'forced' } });
+  }
+}

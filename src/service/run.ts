@@ -1,0 +1,167 @@
+import type { Server } from 'node:http';
+import cron from 'node-cron';
+import { ensureDevCerts } from '../certs.js';
+import type { Config } from '../config/schema.js';
+import { initTf, liveTensorCount, tfIfReady } from '../forecast/tf-backend.js';
+import { loadKubeConfig } from '../k8s/client.js';
+import { LeaderElector } from '../k8s/lease.js';
+import { kubernetesAuth } from '../metrics-api/auth.js';
+import { startExternalMetricsServer, type ExternalMetricsServer } from '../metrics-api/server.js';
+import { createKedaRouter } from '../metrics-api/keda.js';
+import { openAuditLog, type AuditLog } from '../obs/audit.js';
+import { log } from '../obs/log.js';
+import { createMetrics } from '../obs/metrics.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { InputError } from '../util/errors.js';
+import { createWebRouter } from '../web/router.js';
+import { createAdminRouter } from './admin.js';
+import { createHttpApp, listen, type ReadinessCheck } from './http.js';
+import { DiskModelProvider } from './models.js';
+import { PrescaleService, type Decision } from './service.js';
+import { StateStore } from './state.js';
+import { createClients, createTargets, identity, readSecretFile } from './wiring.js';
+import { NonOverlappingJob } from './job.js';
+import type { Router } from 'express';
+
+/** Everything one process runs, for `serve`, `serve --once` and the demo. */
+export interface Running {
+  readonly service: PrescaleService;
+  readonly store: StateStore;
+  readonly urls: readonly string[];
+  /** Stops schedulers, waits for the cycle in flight, closes servers, releases the lease. */
+  stop(): Promise<void>;
+}
+
+
+/** Builds the service and its collaborators from a validated config (no servers, no schedules). */
+export async function buildService(config: Config, o: { clock?: Clock } = {}): Promise<{ service: PrescaleService; store: StateStore; metrics: ReturnType<typeof createMetrics>; audit?: AuditLog; elector?: LeaderElector; clientsDescription: string }> {
+  const clock = o.clock ?? systemClock;
+  const store = new StateStore();
+  const metrics = createMetrics({ tensorCount: () => (tfIfReady() ? liveTensorCount() : undefined), tfjsBackend: () => tfIfReady()?.backend });
+  const audit = config.audit.file ? openAuditLog(config.audit.file) : undefined;
+  const clients = createClients(config, clock);
+  const targets = createTargets(config, { clients, clock, startedAtMs: clock.now() });
+  let elector: LeaderElector | undefined;
+  if (config.leaderElection.enabled) {
+    const api = clients.kube;
+    if (!api?.getLease || !api.createLease || !api.replaceLease) throw new InputError('leaderElection.enabled: needs a Kubernetes client with Lease access');
+    elector = new LeaderElector({
+      api: api as Required<typeof api>,
+      namespace: config.leaderElection.namespace,
+      name: config.leaderElection.leaseName,
+      identity: identity(),
+      leaseDurationSeconds: config.leaderElection.leaseDurationSeconds,
+      onStartedLeading: () => log.info({ identity: identity() }, 'became the leader'),
+      onStoppedLeading: () => log.warn({ identity: identity() }, 'lost the leadership; forecasting only'),
+    });
+  }
+  const leader = elector;
+  const service = new PrescaleService({
+    clock,
+    store,
+    targets,
+    dryRun: config.dryRun,
+    models: new DiskModelProvider({ modelsDir: config.modelsDir, clock }),
+    isLeader: () => (leader ? leader.isLeader() : true),
+    observer: {
+      onSnapshot: (s) => metrics.recordSnapshot(s),
+      onDecision: (d: Decision) => {
+        audit?.write(d);
+        log.info({ target: d.target, actuator: d.actuator, planned: d.plannedCapacity, current: d.currentCapacity, reason: d.reason, fallback: d.fallback, actions: d.actions.length }, 'decision');
+      },
+      onCycle: (seconds) => metrics.observeCycle(seconds),
+    },
+  });
+  return { service, store, metrics, audit, elector, clientsDescription: clients.description };
+}
+
+/** `serve --once`: one full cycle (read, forecast, plan, actuate), then exit. */
+export async function runOnce(config: Config): Promise<Decision[]> {
+  const b = await buildService(config);
+  const { backend } = await initTf();
+  log.info({ backend }, 'tfjs backend');
+  try {
+    if (b.elector) await b.elector.tryAcquireOrRenew();
+    await b.service.loadModels();
+    return await b.service.runCycle();
+  } finally {
+    await b.elector?.release().catch(() => undefined);
+    await b.audit?.close();
+  }
+}
+
+/** `serve`: the always-on service. */
+export async function runServe(config: Config): Promise<Running> {
+  const b = await buildService(config);
+  const { service, store, metrics } = b;
+  const { backend } = await initTf();
+  log.info({ backend, clients: b.clientsDescription, dryRun: config.dryRun, targets: config.targets.length }, 'prescale starting');
+  b.elector?.start();
+  let cyclesDone = 0;
+  const readiness: ReadinessCheck = () => {
+    const models = service.modelsReady();
+    const targets = Object.fromEntries(store.list().map((s) => [s.name, { fallback: s.fallback.active ? s.fallback.reason : null, updatedAt: new Date(s.updatedAtMs).toISOString() }]));
+    return {
+      ready: models && cyclesDone > 0,
+      details: { config: 'loaded', clients: b.clientsDescription, models: models ? 'ready' : 'loading', cycles: cyclesDone, leader: b.elector ? b.elector.isLeader() : true, targets },
+    };
+  };
+  const routers: Router[] = [createWebRouter({ store, registry: metrics.registry, readiness })];
+  if (config.keda.enabled) {
+    routers.push(createKedaRouter({ store, token: config.keda.tokenFile ? readSecretFile(config.keda.tokenFile, 'keda.tokenFile') : undefined, staleAfterSeconds: config.metricsApi.staleAfterSeconds, stale: config.metricsApi.stale, clock: systemClock }));
+  }
+  if (config.admin.tokenFile) {
+    const token = readSecretFile(config.admin.tokenFile, 'admin.tokenFile');
+    routers.push(createAdminRouter({ token, clock: systemClock, control: { hasTarget: (n) => config.targets.some((t) => t.name === n), pause: (t, u) => service.pause(t, u), pin: (t, m, u) => service.pin(t, m, u) }, onAction: (a) => log.warn(a, 'admin override') }));
+  }
+  const http: Server = await listen(createHttpApp({ readiness, routers }), config.http.port, config.http.host);
+  const urls = [`http://${config.http.host}:${config.http.port}/`];
+  let metricsApi: ExternalMetricsServer | undefined;
+  if (config.metricsApi.enabled) metricsApi = await startMetricsApi(config, store);
+  if (metricsApi) urls.push(`https://${config.metricsApi.host}:${metricsApi.port}/apis/external.metrics.k8s.io/v1beta1`);
+
+  const cycle = new NonOverlappingJob('forecast', async () => {
+    await service.runCycle();
+    cyclesDone++;
+  });
+  const retrain = new NonOverlappingJob('retrain', () => service.retrainAll());
+  // Models first (a target without one is trained from its history), then a first cycle right away.
+  const boot = service.loadModels().then(() => cycle.trigger());
+  const tasks = [cron.schedule(config.schedule.forecast, () => cycle.trigger()), cron.schedule(config.schedule.retrain, () => retrain.trigger())];
+  return {
+    service,
+    store,
+    urls,
+    stop: async () => {
+      for (const t of tasks) await t.stop();
+      await boot.catch(() => undefined);
+      await Promise.all([cycle.stop(), retrain.stop()]);
+      await Promise.all([new Promise<void>((r) => http.close(() => r())), metricsApi?.close()]);
+      await b.elector?.stop();
+      await b.audit?.close();
+    },
+  };
+}
+
+async function startMetricsApi(config: Config, store: StateStore): Promise<ExternalMetricsServer> {
+  const m = config.metricsApi;
+  let certFile = m.certFile;
+  let keyFile = m.keyFile;
+  let clientCaFile = m.clientCaFile;
+  if (!certFile || !keyFile) {
+    if (!m.devCertsDir) throw new InputError('metricsApi: set certFile and keyFile (or devCertsDir for development certificates)');
+    const dev = await ensureDevCerts(m.devCertsDir);
+    if (dev.created) log.info({ dir: dev.dir }, 'wrote development certificates');
+    certFile = dev.serverCert;
+    keyFile = dev.serverKey;
+    clientCaFile ??= dev.caCert;
+  }
+  if (!clientCaFile && !m.fromConfigMap) throw new InputError('metricsApi: set clientCaFile, or fromConfigMap: true in cluster');
+  const common = { store, port: m.port, host: m.host, tls: { certFile, keyFile }, staleAfterSeconds: m.staleAfterSeconds, stale: m.stale, clock: systemClock };
+  if (m.fromConfigMap) {
+    // In cluster: the request-header CA from kube-system, and delegated authorization (SubjectAccessReview).
+    const k = await kubernetesAuth(loadKubeConfig(config.kubernetes.kubeconfig), systemClock);
+    return startExternalMetricsServer({ ...common, auth: { configMap: k.configMap }, authorizer: k.authorizer });
+  }
+  return startExternalMetricsServer({ ...common, auth: { clientCaFile: clientCaFile as string, allowedNames: m.allowedNames } });
+}

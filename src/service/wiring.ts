@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { Actuator } from '../actuators/actuator.js';
+import { CloneSetActuator } from '../actuators/cloneset.js';
+import { lambdaActuatorFromConfig } from '../actuators/lambda-pc.js';
+import { createMetricDataApi, createScalingApi, type MetricDataApi, type ScalingApi } from '../aws/clients.js';
+import type { ActuatorConfig, Config, HistoryConfig, TargetConfig } from '../config/schema.js';
+import { KubeClient, loadKubeConfig, type HpaApi, type LeaseApi, type ScaleApi } from '../k8s/client.js';
+import { loadSeriesFile } from '../series/load.js';
+import { cloudWatchSourceFromConfig } from '../sources/cloudwatch.js';
+import { CsvReplaySource } from '../sources/csv-replay.js';
+import { PrometheusSource } from '../sources/prometheus.js';
+import type { MetricSource } from '../sources/source.js';
+import type { Clock } from '../util/clock.js';
+import { InputError, errorMessage } from '../util/errors.js';
+import { InMemoryKube, InMemoryScaling } from './in-memory.js';
+import type { TargetRuntime } from './service.js';
+
+/** The outside systems a config needs, created only when some target uses them. */
+export interface Clients {
+  readonly scaling?: ScalingApi;
+  readonly metricData?: MetricDataApi;
+  readonly kube?: ScaleApi & HpaApi & Partial<LeaseApi>;
+  /** Where the real Kubernetes client was configured from, for /readyz. */
+  readonly description: string;
+}
+
+function usesAws(c: Config): boolean {
+  return c.targets.some((t) => t.history.source === 'cloudwatch' || t.actuators.some((a) => a.kind === 'lambda-provisioned-concurrency'));
+}
+
+function usesKube(c: Config): boolean {
+  return c.leaderElection.enabled || c.targets.some((t) => t.actuators.some((a) => a.kind === 'cloneset'));
+}
+
+/** Builds the clients; with `simulated: true`, in-memory stand-ins seeded with every configured target. */
+export function createClients(c: Config, clock: Clock): Clients {
+  if (c.simulated) {
+    const scaling = new InMemoryScaling(clock);
+    const kube = new InMemoryKube();
+    for (const a of c.targets.flatMap((t) => t.actuators)) {
+      if (a.kind === 'cloneset') kube.addCloneSet(a.namespace, a.name, a.min);
+    }
+    return { scaling, kube, description: 'simulated (in-memory AWS and Kubernetes)' };
+  }
+  const aws = { region: c.aws.region, ...(c.aws.endpoint ? { endpoint: c.aws.endpoint } : {}) };
+  return {
+    ...(usesAws(c) ? { scaling: createScalingApi(aws), metricData: createMetricDataApi(aws) } : {}),
+    ...(usesKube(c) ? { kube: new KubeClient(loadKubeConfig(c.kubernetes.kubeconfig)) } : {}),
+    description: `aws ${c.aws.region}${c.aws.endpoint ? ` at ${c.aws.endpoint}` : ''}; kubernetes ${c.kubernetes.kubeconfig ?? 'default loading'}`,
+  };
+}
+
+function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`internal: ${what} client was not created`);
+  return v;
+}
+
+export function createSource(h: HistoryConfig, deps: { clients: Clients; clock: Clock; startedAtMs: number }): MetricSource {
+  switch (h.source) {
+    case 'cloudwatch':
+      return cloudWatchSourceFromConfig(h, { api: need(deps.clients.metricData, 'CloudWatch'), clock: deps.clock });
+    case 'prometheus':
+      return new PrometheusSource({
+        url: h.url,
+        query: h.query,
+        stepSeconds: h.stepSeconds,
+        ...(h.bearerTokenFile ? { bearerToken: readSecretFile(h.bearerTokenFile, 'history.bearerTokenFile') } : {}),
+      });
+    case 'csv': {
+      const { series } = loadSeriesFile(h.path, { valueColumn: h.valueColumn, unit: h.unit });
+      return new CsvReplaySource({
+        trace: series,
+        description: `csv replay ${h.path}`,
+        clock: deps.clock,
+        align: h.replay?.align ?? 'week',
+        anchorMs: h.replay?.anchor ? Date.parse(h.replay.anchor) : undefined,
+        startedAtMs: deps.startedAtMs,
+        multiplier: h.multiplier,
+      });
+    }
+    default: {
+      const never: never = h;
+      throw new Error(`unknown history source ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export function createActuator(a: ActuatorConfig, deps: { clients: Clients; quantile: number }): Actuator {
+  switch (a.kind) {
+    case 'lambda-provisioned-concurrency':
+      return lambdaActuatorFromConfig(a, { api: need(deps.clients.scaling, 'Application Auto Scaling'), quantile: deps.quantile });
+    case 'cloneset': {
+      const kube = need(deps.clients.kube, 'Kubernetes');
+      return new CloneSetActuator({
+        namespace: a.namespace,
+        name: a.name,
+        mode: a.mode,
+        model: { kind: 'cloneset', qpsPerReplica: a.qpsPerReplica },
+        policy: { quantile: deps.quantile, leadMinutes: a.leadMinutes, min: a.min, max: a.max, scaleDownDelayMinutes: a.scaleDownDelayMinutes, maxStepUp: a.maxStepUp ?? Infinity },
+        scale: kube,
+        hpas: kube,
+      });
+    }
+    default: {
+      const never: never = a;
+      throw new Error(`unknown actuator ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export function createTargets(c: Config, deps: { clients: Clients; clock: Clock; startedAtMs: number }): TargetRuntime[] {
+  return c.targets.map((t: TargetConfig) => ({
+    config: t,
+    source: createSource(t.history, deps),
+    actuators: t.actuators.map((a) => createActuator(a, { clients: deps.clients, quantile: t.forecast.quantile })),
+  }));
+}
+
+/** This replica's name in the leader Lease: the pod name in cluster, else host and pid. */
+export function identity(): string {
+  return `${os.hostname()}-${process.pid}`;
+}
+
+/** A secret mounted as a file (token, password); the error names the config key, never the content. */
+export function readSecretFile(file: string, key: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err: unknown) {
+    throw new InputError(`${key}: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+}

@@ -27,6 +27,12 @@ interface PromResponse {
   data?: { resultType?: string; result?: { metric?: Record<string, string>; values?: [number, string][] }[] };
 }
 
+/** NaN, ±Inf (division by zero in PromQL) and negatives are not request rates: gaps. */
+function toRate(v: string): number {
+  const x = Number(v);
+  return Number.isFinite(x) && x >= 0 ? x : NaN;
+}
+
 /**
  * History from `GET /api/v1/query_range`. Points are evaluated at multiples of the step (so the same instant
  * always gets the same value), the range is split into requests under Prometheus's per-series point limit,
@@ -99,14 +105,19 @@ export class PrometheusSource implements MetricSource {
       if (timeout.aborted) throw new Error(`${this.description}: query_range ${range} timed out after ${this.timeoutMs} ms`, { cause: err });
       throw new Error(`${this.description}: query_range ${range} failed: ${errorMessage(err)}`, { cause: err });
     }
+    return this.parse(res.status, text);
+  }
+
+  /** The single series of a query_range answer as [seconds, QPS] pairs; non-rates become NaN. */
+  private parse(status: number, text: string): [number, number][] {
     let body: PromResponse;
     try {
       body = JSON.parse(text) as PromResponse;
     } catch {
-      throw new Error(`${this.description}: query_range answered HTTP ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`);
+      throw new Error(`${this.description}: query_range answered HTTP ${status} with a body that is not JSON: ${text.slice(0, 200)}`);
     }
     if (body.status !== 'success') {
-      throw new Error(`${this.description}: Prometheus error (HTTP ${res.status}) ${body.errorType ?? 'unknown'}: ${body.error ?? text.slice(0, 200)}`);
+      throw new Error(`${this.description}: Prometheus error (HTTP ${status}) ${body.errorType ?? 'unknown'}: ${body.error ?? text.slice(0, 200)}`);
     }
     const result = body.data?.result ?? [];
     if (body.data?.resultType !== 'matrix') throw new InputError(`${this.description}: expected a range vector (matrix), got ${String(body.data?.resultType)}`);
@@ -114,11 +125,6 @@ export class PrometheusSource implements MetricSource {
       const labels = result.slice(0, 3).map((r) => JSON.stringify(r.metric ?? {}));
       throw new InputError(`${this.description}: returned ${result.length} series (${labels.join(', ')}…); the query must give one series, e.g. wrap it in sum(...)`);
     }
-    if (result.length === 0) return [];
-    return (result[0].values ?? []).map(([t, v]) => {
-      const x = Number(v);
-      // NaN, ±Inf (division by zero in PromQL) and negatives are not request rates: gaps.
-      return [t, Number.isFinite(x) && x >= 0 ? x : NaN];
-    });
+    return result.length === 0 ? [] : (result[0].values ?? []).map(([t, v]) => [t, toRate(v)]);
   }
 }

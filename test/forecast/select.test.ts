@@ -1,0 +1,105 @@
+import { describe, expect, it } from '@jest/globals';
+import type { MethodScores } from '../../src/forecast/evaluate.js';
+import { pointForecast, type Forecaster, type QuantileForecast } from '../../src/forecast/forecaster.js';
+import { AutoForecaster, createCandidate, isSane, pickBest, type CandidateName } from '../../src/forecast/select.js';
+import { endMs, type Series } from '../../src/series/series.js';
+
+const STEP = 60 * 60_000; // hourly keeps a day at 24 points
+const series: Series = {
+  startMs: Date.UTC(2024, 0, 1),
+  stepMs: STEP,
+  values: Float64Array.from({ length: 8 * 24 }, (_, i) => 100 + 50 * Math.sin((2 * Math.PI * i) / 24)),
+};
+
+function scores(o: Partial<MethodScores>): MethodScores {
+  return { mase: 1, ufr: 0.1, peakRatio: 1.1, coverageP90: 0.9, windows: 10, completeWindows: 10, scoredPoints: 60, ...o };
+}
+
+describe('pickBest', () => {
+  it.each<[string, Partial<Record<CandidateName, MethodScores>>, CandidateName]>([
+    ['lowest MASE when all are sane', { lstm: scores({ mase: 0.5 }), 'holt-winters': scores({ mase: 0.6 }) }, 'lstm'],
+    ['skips a lower MASE whose p90 misses peaks', { lstm: scores({ mase: 0.5, ufr: 0.3 }), 'holt-winters': scores({ mase: 0.6 }) }, 'holt-winters'],
+    ['skips a lower MASE whose p90 is over-wide', { lstm: scores({ mase: 0.5, coverageP90: 0.99 }), 'holt-winters': scores({ mase: 0.6 }) }, 'holt-winters'],
+    ['a point forecast is sane when it rarely misses the peak', { naive: scores({ mase: 0.4, ufr: 0.05, coverageP90: null }), lstm: scores({ mase: 0.5 }) }, 'naive'],
+    ['none sane: the best probabilistic one', { naive: scores({ mase: 0.4, ufr: 0.5, coverageP90: null }), lstm: scores({ mase: 0.7, ufr: 0.3 }) }, 'lstm'],
+    ['none sane and none probabilistic: lowest MASE', { naive: scores({ mase: 0.4, ufr: 0.5, coverageP90: null }), 'seasonal-naive': scores({ mase: 0.3, ufr: 0.5, coverageP90: null }) }, 'seasonal-naive'],
+    ['NaN MASE is never chosen', { lstm: scores({ mase: NaN }), naive: scores({ mase: 2, coverageP90: null }) }, 'naive'],
+  ])('%s', (_name, s, want) => {
+    expect(pickBest(s)).toBe(want);
+  });
+
+  it('refuses when nothing could be scored', () => {
+    expect(() => pickBest({})).toThrow(/no candidate/);
+  });
+
+  it('isSane follows the bar', () => {
+    expect(isSane(scores({ ufr: 0.15, coverageP90: 0.85 }))).toBe(true);
+    expect(isSane(scores({ ufr: 0.16 }))).toBe(false);
+    expect(isSane(scores({ ufr: NaN }))).toBe(false);
+  });
+});
+
+/** A fake that forecasts the series' own future plus a bias, and records what it was fitted on. */
+class Oracle implements Forecaster {
+  readonly minTrainLength = 24;
+  readonly probabilistic = true;
+  fittedOn: number[] = [];
+  constructor(
+    readonly name: string,
+    private readonly bias: number,
+  ) {}
+  fit(s: Series): Promise<void> {
+    this.fittedOn.push(s.values.length);
+    return Promise.resolve();
+  }
+  predict(horizon: number, context?: Series): QuantileForecast {
+    const ctx = context ?? series;
+    const start = ctx.values.length;
+    const p = Array.from({ length: horizon }, (_, h) => 100 + 50 * Math.sin((2 * Math.PI * (start + h)) / 24) + this.bias);
+    const f = pointForecast(endMs(ctx), STEP, p);
+    return { ...f, probabilistic: true, values: [f.values[0], f.values[0].map((v) => v + 5), f.values[0].map((v) => v + 10)] };
+  }
+}
+
+describe('AutoForecaster', () => {
+  it('scores candidates on the holdout, keeps the best and refits it on all the data', async () => {
+    const made: Oracle[] = [];
+    const auto = new AutoForecaster({
+      stepMs: STEP,
+      horizon: 2,
+      candidates: ['lstm', 'holt-winters', 'naive'],
+      create: (name) => {
+        const o = new Oracle(name, name === 'holt-winters' ? 0 : name === 'lstm' ? 8 : 20);
+        made.push(o);
+        return o;
+      },
+    });
+    await auto.fit(series);
+    expect(auto.chosen).toBe('holt-winters');
+    expect(Object.keys(auto.scores).sort()).toEqual(['holt-winters', 'lstm', 'naive']);
+    expect(auto.scores['holt-winters']!.mase).toBeLessThan(auto.scores.lstm!.mase);
+    // Three holdout fits on the first part, then one refit of the winner on everything.
+    const holdoutFits = made.slice(0, 3).map((o) => o.fittedOn[0]);
+    expect(new Set(holdoutFits).size).toBe(1);
+    expect(holdoutFits[0]).toBeLessThan(series.values.length);
+    expect(made[3].name).toBe('holt-winters');
+    expect(made[3].fittedOn).toEqual([series.values.length]);
+    expect(auto.predict(2, series).values[0][0]).toBeCloseTo(100 + 50 * Math.sin((2 * Math.PI * series.values.length) / 24), 9);
+  });
+
+  it('with real baselines on a pure daily pattern, picks seasonal naive and skips weekly without two weeks', async () => {
+    const auto = new AutoForecaster({ stepMs: STEP, horizon: 2, candidates: ['holt-winters', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'] });
+    // A little day-to-day noise keeps the MASE scale (mean daily change) away from zero.
+    const noisy = { ...series, values: series.values.map((v, i) => v + ((i * 7919) % 11) / 5) };
+    await auto.fit(noisy);
+    expect(auto.scores['seasonal-naive-weekly']).toBeUndefined();
+    expect(auto.scores['seasonal-naive']!.mase).toBeLessThan(auto.scores.naive!.mase);
+    expect(['seasonal-naive', 'holt-winters']).toContain(auto.chosen);
+  });
+
+  it('creates every candidate kind by name', () => {
+    for (const name of ['lstm', 'holt-winters', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'] as const) {
+      expect(createCandidate(name, { stepMs: STEP, horizon: 2 }).name).toBe(name);
+    }
+  });
+});

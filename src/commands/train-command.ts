@@ -195,8 +195,8 @@ export function registerTrainCommands(program: Command): void {
     .option('--epochs <n>', 'most LSTM epochs (early stopping usually ends sooner; default 40)')
     .option('--progress', 'show the training progress bar even when stderr is not a terminal')
     .requiredOption('--out <dir>', 'model directory, e.g. models/demo (the previous version is kept as DIR.previous)')
-    .action(async (flags: TrainFlags) => {
-      await trainCommand(flags);
+    .action(async (flags: TrainFlags, cmd: Command) => {
+      await trainCommand(flags, cmd.parent?.rawArgs ?? process.argv);
     });
   traceOptions(program.command('forecast').description('forecast the next 30 minutes after the end of a trace with a saved model'))
     .requiredOption('--model <dir>', 'model directory written by prescale train, e.g. models/demo')

@@ -7,6 +7,7 @@ import { ManualClock } from '../../src/util/clock.js';
 import { startExternalMetricsServer, type ExternalMetricsServer, type ExternalMetricsServerOptions } from '../../src/metrics-api/server.js';
 import { parseQuantity } from '../../src/metrics-api/quantity.js';
 import type { Authorizer, AccessRequest, ConfigMapReader } from '../../src/metrics-api/auth.js';
+import { generateDevCerts } from '../../src/certs.js';
 import { cloneset, get, lambda, makeCerts, T0, target, type TestCerts } from './helpers.js';
 
 /** Runs a command with stdin closed: kubectl prompts for a password on 401 when stdin is open. */
@@ -193,6 +194,26 @@ describe('authentication', () => {
     expect(reads).toEqual(['kube-system/extension-apiserver-authentication']);
     // front-proxy-client is not "aggregator" here.
     expect((await get({ port: s.port, path: BASE, ca: certs.ca, client: certs.client })).status).toBe(403);
+  });
+});
+
+describe('rotation', () => {
+  it('re-reads the request-header CA and allowed names from the ConfigMap and applies them to new connections', async () => {
+    const next = generateDevCerts();
+    let data: Record<string, string> = { 'requestheader-client-ca-file': certs.ca, 'requestheader-allowed-names': '["front-proxy-client"]' };
+    const s = await start({ auth: { configMap: { read: async () => data } }, reloadSeconds: 0.05 });
+    const as = (client: { cert: string; key: string }) => get({ port: s.port, path: BASE, ca: certs.ca, client });
+    expect((await as(certs.client)).status).toBe(200);
+    expect((await as({ cert: next.files['client.crt'], key: next.files['client.key'] })).status).toBe(401);
+    data = { 'requestheader-client-ca-file': next.files['ca.crt'], 'requestheader-allowed-names': '["front-proxy-client"]' };
+    // Wait (bounded) for the reloader to pick the new CA up.
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await as({ cert: next.files['client.crt'], key: next.files['client.key'] })).status;
+    }
+    expect(status).toBe(200);
+    expect((await as(certs.client)).status).toBe(401);
   });
 });
 

@@ -536,7 +536,12 @@ export class KubeStandIn {
     const p = path.replace(/\/$/, '');
     if (p === '/version') return { major: '1', minor: '32', gitVersion: 'v1.32.0-prescale-standin', platform: 'linux/amd64' };
     if (p === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: this.url.replace(/^https:\/\//, '') }] };
-    if (p === '/api/v1') return { kind: 'APIResourceList', groupVersion: 'v1', resources: [] };
+    // kubectl treats an empty core list as a discovery failure, and looks up the namespace after a NotFound.
+    if (p === '/api/v1') {
+      return { kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'namespaces', singularName: 'namespace', namespaced: false, kind: 'Namespace', verbs: ['get', 'list'], shortNames: ['ns'] }] };
+    }
+    const nsm = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(p);
+    if (nsm) return { kind: 'Namespace', apiVersion: 'v1', metadata: { name: nsm[1] }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } };
     const groups = [...new Set(this.defs.map((d) => d.group))].map((g) => this.apiGroup(g));
     if (p === '/apis') return { kind: 'APIGroupList', apiVersion: 'v1', groups };
     const gm = /^\/apis\/([^/]+)$/.exec(p);

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { QUANTILES } from '../forecast/forecaster.js';
 import type { TargetSnapshot } from '../service/state.js';
 import { MINUTE_MS } from '../util/clock.js';
+import { liveErrorOf } from './live-error.js';
 
 export const METRIC_PREFIX = 'prescale_';
 
@@ -76,6 +77,24 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const liveError = new Gauge({
     name: `${p}forecast_error_mase`,
     help: 'Rolling mean absolute scaled error of matured live forecasts (1 = as good as seasonal naive)',
+    labelNames: ['target'],
+    registers: reg,
+  });
+  const liveWape = new Gauge({
+    name: `${p}forecast_live_wape`,
+    help: 'Weighted absolute percentage error (fraction) of past p50 forecasts against actuals over the last day',
+    labelNames: ['target'],
+    registers: reg,
+  });
+  const liveMae = new Gauge({
+    name: `${p}forecast_live_mae_qps`,
+    help: 'Mean absolute error (QPS) of past p50 forecasts against actuals over the last day',
+    labelNames: ['target'],
+    registers: reg,
+  });
+  const liveCoverage = new Gauge({
+    name: `${p}forecast_p90_coverage`,
+    help: 'Share of the last day\'s steps whose actual stayed at or below the forecast p90 (about 0.9 when calibrated)',
     labelNames: ['target'],
     registers: reg,
   });
@@ -232,6 +251,18 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     tracker.sync(s.name, liveError, [setOrRemove(liveError, { target: s.name }, s.model?.liveMase)].filter((l): l is Labels => !!l));
   }
 
+  function recordLiveError(s: TargetSnapshot): void {
+    const e = liveErrorOf(s);
+    const t = { target: s.name };
+    for (const [g, v] of [
+      [liveWape, e?.wape],
+      [liveMae, e?.mae],
+      [liveCoverage, e?.p90Coverage],
+    ] as const) {
+      tracker.sync(s.name, g, [setOrRemove(g, t, v)].filter((l): l is Labels => !!l));
+    }
+  }
+
   return {
     registry,
     contentType: registry.contentType,
@@ -245,6 +276,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       recordActuators(s);
       recordActions(s);
       recordModel(s);
+      recordLiveError(s);
     },
     observeCycle(seconds: number): void {
       if (Number.isFinite(seconds) && seconds >= 0) cycle.observe(seconds);

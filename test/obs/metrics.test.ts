@@ -6,7 +6,7 @@ import { action, fakeSnapshot, MIN, NOW } from '../web/fake-snapshots.js';
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue;
-    const m = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
     const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
     if (Object.entries(labels).every(([k, v]) => got[k] === v) && Object.keys(got).length === Object.keys(labels).length) return Number(m[3]);
@@ -44,6 +44,13 @@ describe('createMetrics', () => {
     expect(s('prescale_cycle_duration_seconds_bucket', { le: '0.25' })).toBe(0);
     expect(s('prescale_cycle_duration_seconds_bucket', { le: '0.5' })).toBe(1);
     expect(s('prescale_last_cycle_timestamp_seconds', { target: 'checkout' })).toBe(NOW / 1000);
+    // Too few past forecasts (none) for a live error: absent rather than 0.
+    expect(s('prescale_forecast_live_wape', { target: 'checkout' })).toBeUndefined();
+    m.recordSnapshot(fakeSnapshot({ name: 'checkout', historyMinutes: 60, horizon: 30, pastForecastMinutes: 60, base: 100, withModel: true }));
+    const again = await m.render();
+    expect(sample(again, 'prescale_forecast_live_wape', { target: 'checkout' })).toBeCloseTo(0.05, 9);
+    expect(sample(again, 'prescale_forecast_p90_coverage', { target: 'checkout' })).toBe(1);
+    expect(sample(again, 'prescale_forecast_live_mae_qps', { target: 'checkout' })).toBeGreaterThan(0);
   });
 
   it('counts each action once although later snapshots repeat it', async () => {

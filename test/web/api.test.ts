@@ -90,6 +90,10 @@ describe('web router', () => {
     expect(t.pastForecasts).toHaveLength(1440);
     expect(t.forecast?.quantiles.p99).toHaveLength(30);
     expect(t.model?.kind).toBe('lstm');
+    // Past p50 is 1.05 x the actual and p90 1.25 x: WAPE 5 %, every actual under its p90.
+    expect(t.liveError?.steps).toBe(1440);
+    expect(t.liveError?.wape).toBeCloseTo(0.05, 9);
+    expect(t.liveError?.p90Coverage).toBe(1);
   });
 
   it('answers 404 JSON naming the known targets for an unknown one', async () => {

@@ -336,17 +336,23 @@
     var box = $('model');
     clear(box);
     var m = t.model;
+    var e = t.liveError;
+    var live = e
+      ? 'WAPE ' + fmtNum(e.wape * 100, 1) + ' %, MAE ' + fmtNum(e.mae) + ' QPS, actual ≤ p90 in ' + fmtNum(e.p90Coverage * 100, 0) + ' % of ' + e.steps + ' steps'
+      : 'not enough matured forecasts yet';
     if (!m) {
       box.appendChild(el('p', { class: 'empty', text: 'No model yet: prescale plans from observed load until one is trained.' }));
       return;
     }
     var dl = el('dl', { class: 'kv' });
-    [
+    var rows = [
       ['kind', m.kind],
       ['trained', fmtTime(m.trainedAtMs) + ' (' + fmtAge(m.trainedAtMs, nowMs) + ')'],
       ['backend', m.backend],
-      ['live MASE (rolling)', m.liveMase === null ? 'not enough matured forecasts yet' : fmtNum(m.liveMase, 3)],
-    ].forEach(function (kv) {
+      ['live error, last 24 h', live],
+    ];
+    if (m.liveMase !== null) rows.push(['live MASE (rolling)', fmtNum(m.liveMase, 3)]);
+    rows.forEach(function (kv) {
       dl.appendChild(el('dt', { text: kv[0] }));
       dl.appendChild(el('dd', { text: kv[1] }));
     });
@@ -362,12 +368,12 @@
     var head = el('tr', {}, [el('th', { text: 'holdout' })].concat(metrics.map(function (s) {
       return el('th', { text: s });
     })));
-    var rows = methods.map(function (k) {
+    var scoreRows = methods.map(function (k) {
       return el('tr', { class: k === m.kind ? 'current' : '' }, [el('td', { text: k })].concat(metrics.map(function (s) {
         return el('td', { class: 'num', text: fmtNum(m.scores[k][s], 3) });
       })));
     });
-    box.appendChild(el('table', { id: 'scores' }, [el('thead', {}, [head]), el('tbody', {}, rows)]));
+    box.appendChild(el('table', { id: 'scores' }, [el('thead', {}, [head]), el('tbody', {}, scoreRows)]));
   }
 
   function renderTarget(t, nowMs) {

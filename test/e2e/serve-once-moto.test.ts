@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,8 +19,9 @@ import { startMoto, TEST_CREDENTIALS, TEST_REGION, type Moto } from '../support/
  */
 
 const root = path.resolve(import.meta.dirname, '../..');
-const tsx = path.join(root, 'node_modules/.bin/tsx');
 const run = promisify(execFile);
+// One process (no tsx wrapper process), so SIGKILL hits the process doing the work.
+const CLI = ['--import', 'tsx', path.join(root, 'src/cli.ts'), 'serve', '--once', '--json'];
 const STEP = 5 * MINUTE_MS;
 const MUTATING = new Set(['RegisterScalableTarget', 'PutScheduledAction', 'DeleteScheduledAction']);
 const RESOURCE = { serviceNamespace: 'lambda', resourceId: 'function:checkout:live', scalableDimension: 'lambda:function:ProvisionedConcurrency' } as const;
@@ -70,20 +71,36 @@ afterAll(async () => {
 });
 
 async function serveOnce(): Promise<{ decisions: { actions: { action: string; result: string }[]; fallback: string | null }[] }> {
-  const { stdout } = await run(tsx, [path.join(root, 'src/cli.ts'), 'serve', '--once', '--json', '--config', configFile], {
-    cwd: root,
-    timeout: 120_000,
-    env: {
-      ...process.env,
-      PRESCALE_LOG_LEVEL: 'silent',
-      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-      AWS_EC2_METADATA_DISABLED: 'true',
-    },
-  });
+  const { stdout } = await run(process.execPath, [...CLI, '--config', configFile], { cwd: root, timeout: 120_000, env: childEnv() });
   const parsed = JSON.parse(stdout) as unknown;
   const decisions = (Array.isArray(parsed) ? parsed : (parsed as { decisions: unknown[] }).decisions) as { actions: { action: string; result: string }[]; fallback: string | null }[];
   return { decisions };
+}
+
+function childEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PRESCALE_LOG_LEVEL: 'silent',
+    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}
+
+/** Starts `serve --once` and SIGKILLs it when the proxy sees the `n`-th request of `op` arrive (held back by a delay). */
+async function serveOnceKilledAt(op: string, n: number): Promise<void> {
+  const child = spawn(process.execPath, [...CLI, '--config', configFile], { cwd: root, env: childEnv(), stdio: 'ignore' });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+  const deadline = Date.now() + 120_000;
+  while (proxy.arrivals.filter((a) => a === op).length < n) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`serve --once ended before its ${n}th ${op}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  expect(await exited).toBe('SIGKILL');
 }
 
 async function ours(): Promise<ScheduledActionState[]> {
@@ -115,5 +132,31 @@ describe('prescale serve --once against moto', () => {
     expect(changes).toEqual([]);
     expect(second.decisions[0].actions).toEqual([expect.objectContaining({ action: 'noop' })]);
     expect(await ours()).toEqual(actions);
+  }, 300_000);
+
+  it('SIGKILL in the middle of writing the schedule, then a restart: no duplicate, nothing stale, the same schedule', async () => {
+    const left = STEP - (Date.now() % STEP);
+    if (left < 90_000) await new Promise((r) => setTimeout(r, left + 1_000));
+    await serveOnce();
+    const want = await ours();
+    expect(want.length).toBeGreaterThanOrEqual(3);
+    // Start from nothing of ours, so that the killed run has several actions to write.
+    const direct = createScalingApi({ region: TEST_REGION, endpoint: moto.endpoint, credentials: TEST_CREDENTIALS });
+    for (const a of want) await direct.deleteScheduledAction(RESOURCE, a.name);
+    await direct.registerScalableTarget(RESOURCE, { minCapacity: 5 });
+    const puts = proxy.arrivals.filter((a) => a === 'PutScheduledAction').length;
+    // The second put of the run is held for 2 s at the proxy; the process is killed while it waits (the held request
+    // still reaches moto afterwards, as a request already sent may still be applied by AWS).
+    proxy.inject({ op: 'PutScheduledAction', skip: 1, times: 1, fault: { kind: 'delay', ms: 2_000 } });
+    await serveOnceKilledAt('PutScheduledAction', puts + 2);
+    await new Promise((r) => setTimeout(r, 2_500));
+    const half = await ours();
+    expect(half.length).toBeGreaterThan(0);
+    expect(half.length).toBeLessThan(want.length);
+    expect(half[half.length - 1].minCapacity).toBe(5); // what was written so far ends with the lowering
+    await serveOnce();
+    const after = await ours();
+    expect(after).toEqual(want);
+    expect(new Set(after.map((a) => a.schedule)).size).toBe(after.length);
   }, 300_000);
 });

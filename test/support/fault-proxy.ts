@@ -31,8 +31,10 @@ export interface ProxiedCall {
 
 export interface FaultProxy {
   readonly endpoint: string;
-  /** Every request seen, with the status answered. */
+  /** Every request answered, with the status. */
   readonly calls: ProxiedCall[];
+  /** Operation of every request as it arrives (before any delay or answer). */
+  readonly arrivals: string[];
   inject(rule: FaultRule): void;
   clearFaults(): void;
   /** Enforce the scheduled-actions quota per scalable target (moto has none); undefined turns it off. */
@@ -43,12 +45,14 @@ export interface FaultProxy {
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const rules: FaultRule[] = [];
   const calls: ProxiedCall[] = [];
+  const arrivals: string[] = [];
   const state: { quota: number | undefined } = { quota: 200 };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const raw = await readBody(req);
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = target.includes('.') ? target.slice(target.lastIndexOf('.') + 1) : (target || 'unknown');
+    arrivals.push(op);
     let body: Record<string, unknown> = {};
     try {
       body = raw.length > 0 ? (JSON.parse(raw.toString()) as Record<string, unknown>) : {};
@@ -101,6 +105,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     calls,
+    arrivals,
     inject: (r) => rules.push(r),
     clearFaults: () => rules.splice(0),
     get scheduledActionQuota() {

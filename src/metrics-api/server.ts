@@ -395,13 +395,16 @@ export async function startExternalMetricsServer(o: ExternalMetricsServerOptions
   const handler = createHandler(o, auth);
   let server: https.Server;
   try {
-    server = https.createServer({ cert, key, ca: auth.caPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
+    // Short handshake and header deadlines: only kube-apiserver (and operators) talk to this port.
+    server = https.createServer({ cert, key, ca: auth.caPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, (req, res) => {
       void handler.handle(req, res);
     });
   } catch (err: unknown) {
     throw new InputError(`metricsApi: the serving certificate ${o.tls.certFile} or key ${o.tls.keyFile} is unusable (${errorMessage(err)})`, { cause: err });
   }
   server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
   server.listen(o.port, o.host);
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e as Error))]);
 

@@ -122,8 +122,8 @@ describe('Deployment, Service and APIService fit together', () => {
     for (const p of [container.readinessProbe, container.livenessProbe, container.startupProbe]) expect(containerPort(p.httpGet.port)).toBe(8080);
     expect(container.resources.requests).toEqual(expect.objectContaining({ cpu: expect.any(String), memory: expect.any(String) }));
     expect(container.resources.limits.memory).toEqual(expect.any(String));
-    // Leader election needs a per-pod identity.
-    expect(container.env.find((e: Obj) => e.name === 'POD_NAME')?.valueFrom.fieldRef.fieldPath).toBe('metadata.name');
+    // Two replicas are safe only with leader election: one actor, two servers.
+    expect(parseConfig(configMap.data['config.yaml'], 'deploy/base/config.yaml').leaderElection.enabled).toBe(true);
   });
 
   it('every volume mount has a volume, and the writable paths are volumes', () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { Actuator } from '../actuators/actuator.js';
 import { CloneSetActuator } from '../actuators/cloneset.js';
 import { lambdaActuatorFromConfig } from '../actuators/lambda-pc.js';
-import { createMetricDataApi, createScalingApi, type MetricDataApi, type ScalingApi } from '../aws/clients.js';
+import { createMetricDataApi, createScalingApi, type MetricDataApi, type ScalingApi, type TargetKey } from '../aws/clients.js';
 import type { ActuatorConfig, Config, HistoryConfig, TargetConfig } from '../config/schema.js';
 import { KubeClient, loadKubeConfig, type HpaApi, type LeaseApi, type ScaleApi } from '../k8s/client.js';
 import { loadSeriesFile } from '../series/load.js';
@@ -40,6 +40,7 @@ export function createClients(c: Config, clock: Clock): Clients {
     const kube = new InMemoryKube();
     for (const a of c.targets.flatMap((t) => t.actuators)) {
       if (a.kind === 'cloneset') kube.addCloneSet(a.namespace, a.name, a.min);
+      else void scaling.registerScalableTarget(lambdaTargetKey(a.function, a.qualifier), { minCapacity: a.min, maxCapacity: a.max });
     }
     return { scaling, kube, description: 'simulated (in-memory AWS and Kubernetes)' };
   }
@@ -129,4 +130,8 @@ export function readSecretFile(file: string, key: string): string {
   } catch (err: unknown) {
     throw new InputError(`${key}: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
   }
+}
+
+function lambdaTargetKey(fn: string, qualifier: string): TargetKey {
+  return { serviceNamespace: 'lambda', resourceId: `function:${fn}:${qualifier}`, scalableDimension: 'lambda:function:ProvisionedConcurrency' };
 }

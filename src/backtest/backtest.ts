@@ -129,7 +129,15 @@ interface Setup {
 /** Something that gives the planner a per-minute forecast starting at `nowMs`; index = minutes since `fromMs`. */
 type ForecastAt = (nowMs: number, i: number) => QuantileForecast;
 
-export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
+interface Prepared {
+  readonly setup: Setup;
+  readonly filled: Series;
+  readonly fromMs: number;
+  readonly gapMinutes: number;
+}
+
+/** Checks the window against the trace and derives everything the replays share. */
+function prepare(o: BacktestOptions): Prepared {
   const s = o.scenario;
   const minuteSeries = toMinuteSeries(o.series);
   const fromMs = Math.ceil(o.fromMs / MINUTE_MS) * MINUTE_MS;
@@ -157,50 +165,68 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
     pcPolicy: policyOf(s, s.predictive.pcLeadMinutes, { min: s.lambda.min, max: s.lambda.max }),
     horizonMinutes: Math.ceil(maxLead) + 1,
   };
-  const wanted = o.strategies ?? STRATEGIES.filter((n) => n !== 'predictive' || o.forecaster);
-  const strategies: Partial<Record<StrategyName, StrategyResult>> = {};
-  let fitSeconds: number | null = null;
-  let predictiveAt: ForecastAt | undefined;
-  if (wanted.includes('predictive')) {
-    if (!o.forecaster) throw new InputError('backtest: the predictive strategy needs a model');
-    o.onProgress?.({ phase: 'fit', done: 0, total: 1 });
-    const t0 = performance.now();
-    predictiveAt = await modelForecasts(o.forecaster, { filled, fromMs, stepMinutes: s.predictive.stepMinutes, horizonMinutes: setup.horizonMinutes });
-    fitSeconds = (performance.now() - t0) / 1000;
-    o.onProgress?.({ phase: 'fit', done: 1, total: 1 });
-  }
-  const own = scenarioEvents(s);
-  const events = { pods: [...own.pods, ...(o.events?.pods ?? [])], pc: [...own.pc, ...(o.events?.pc ?? [])] };
-  const oracleAt: ForecastAt = (nowMs, i) => {
-    const g = first + i;
+  return { setup, filled, fromMs, gapMinutes };
+}
+
+/** The actual future as a point forecast; past the end of the trace the last value is held. */
+function oracleForecasts(setup: Setup): ForecastAt {
+  return (nowMs, i) => {
+    const g = setup.first + i;
     const row = new Float64Array(setup.horizonMinutes);
-    // Past the end of the trace the last value is held: the oracle knows no more than the trace.
-    for (let h = 0; h < row.length; h++) row[h] = filled.values[Math.min(filled.values.length - 1, g + h)];
+    for (let h = 0; h < row.length; h++) row[h] = setup.full[Math.min(setup.full.length - 1, g + h)];
     return pointForecast(nowMs, MINUTE_MS, row);
   };
-  for (const name of STRATEGIES) {
-    if (!wanted.includes(name)) continue;
-    const at = name === 'reactive' ? undefined : name === 'oracle' ? oracleAt : predictiveAt;
+}
+
+export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
+  const s = o.scenario;
+  const { setup, filled, fromMs, gapMinutes } = prepare(o);
+  const wanted = o.strategies ?? STRATEGIES.filter((n) => n !== 'predictive' || o.forecaster);
+  const modelOptions = { filled, fromMs, stepMinutes: s.predictive.stepMinutes, horizonMinutes: setup.horizonMinutes };
+  const { predictiveAt, fitSeconds } = wanted.includes('predictive')
+    ? await fitModel(o, modelOptions)
+    : { predictiveAt: undefined, fitSeconds: null };
+  const own = scenarioEvents(s);
+  const events = { pods: [...own.pods, ...(o.events?.pods ?? [])], pc: [...own.pc, ...(o.events?.pc ?? [])] };
+  const forecasts: Record<StrategyName, ForecastAt | undefined> = { reactive: undefined, predictive: predictiveAt, oracle: oracleForecasts(setup) };
+  const strategies: Partial<Record<StrategyName, StrategyResult>> = {};
+  for (const name of STRATEGIES.filter((n) => wanted.includes(n))) {
     // The oracle already sees the event in its perfect forecast; a multiplier on top would count it twice.
     const floors = name === 'oracle' ? { pods: [], pc: [] } : events;
-    strategies[name] = await replay({ name, setup, scenario: s, fromMs, forecastAt: at, events: floors, onProgress: o.onProgress });
-  }
-  const oracleCost = strategies.oracle?.cost;
-  for (const name of STRATEGIES) {
-    const r = strategies[name];
-    if (r && oracleCost !== undefined) strategies[name] = { ...r, costVsOracle: oracleCost > 0 ? r.cost / oracleCost : null };
+    strategies[name] = await replay({ name, setup, scenario: s, fromMs, forecastAt: forecasts[name], events: floors, onProgress: o.onProgress });
   }
   return {
     fromMs,
-    toMs: fromMs + minutes * MINUTE_MS,
-    minutes,
+    toMs: fromMs + setup.minutes * MINUTE_MS,
+    minutes: setup.minutes,
     gapMinutes,
     model: o.forecaster && wanted.includes('predictive') ? o.forecaster.name : null,
     fitSeconds,
     demand: setup.demand,
     pcNeeded: setup.demand.map((q) => (q * s.lambda.meanDurationMs) / 1000),
-    strategies,
+    strategies: withCostVsOracle(strategies),
   };
+}
+
+async function fitModel(o: BacktestOptions, m: ModelForecastOptions): Promise<{ predictiveAt: ForecastAt; fitSeconds: number }> {
+  if (!o.forecaster) throw new InputError('backtest: the predictive strategy needs a model');
+  o.onProgress?.({ phase: 'fit', done: 0, total: 1 });
+  const t0 = performance.now();
+  const predictiveAt = await modelForecasts(o.forecaster, m);
+  const fitSeconds = (performance.now() - t0) / 1000;
+  o.onProgress?.({ phase: 'fit', done: 1, total: 1 });
+  return { predictiveAt, fitSeconds };
+}
+
+function withCostVsOracle(strategies: Partial<Record<StrategyName, StrategyResult>>): Partial<Record<StrategyName, StrategyResult>> {
+  const oracleCost = strategies.oracle?.cost;
+  if (oracleCost === undefined) return strategies;
+  const out: Partial<Record<StrategyName, StrategyResult>> = {};
+  for (const name of STRATEGIES) {
+    const r = strategies[name];
+    if (r) out[name] = { ...r, costVsOracle: oracleCost > 0 ? r.cost / oracleCost : null };
+  }
+  return out;
 }
 
 function policyOf(s: Scenario, leadMinutes: number, bounds: { min: number; max: number }): PlanPolicy {

@@ -96,9 +96,9 @@ export async function evaluateCommand(flags: EvaluateFlags): Promise<void> {
   const report = await evaluateSeries(series, {
     methods,
     onMethodStart: (name) => err.write(`evaluate: ${name} …`),
-    onProgress: (_name, done, total) => {
+    onProgress: (name, done, total) => {
       // A carriage-return counter on a terminal; a log file gets only the start and end of each method.
-      if (err.isTTY && (done % 50 === 0 || done === total)) err.write(`\revaluate: ${_name} ${done}/${total} origins`);
+      if (err.isTTY && (done % 50 === 0 || done === total)) err.write(`\revaluate: ${name} ${done}/${total} origins`);
     },
     onMethodDone: (name, r) => err.write(`${err.isTTY ? `\revaluate: ${name}` : ''} done (fit ${r.fitSeconds.toFixed(2)} s, ${r.windows} windows)\n`),
   });

@@ -1,13 +1,11 @@
 import type { Server } from 'node:http';
 import cron from 'node-cron';
-import { ensureDevCerts } from '../certs.js';
 import type { Config } from '../config/schema.js';
 import { initTf, liveTensorCount, tfIfReady } from '../forecast/tf-backend.js';
 import { loadKubeConfig } from '../k8s/client.js';
 import { LeaderElector } from '../k8s/lease.js';
-import { kubernetesAuth } from '../metrics-api/auth.js';
-import { startExternalMetricsServer, type ExternalMetricsServer } from '../metrics-api/server.js';
-import { createKedaRouter } from '../metrics-api/keda.js';
+import { kedaRouterFromConfig, startExternalMetricsServerFromConfig } from '../metrics-api/from-config.js';
+import { observabilityObserver } from '../obs/observer.js';
 import { openAuditLog, type AuditLog } from '../obs/audit.js';
 import { log } from '../obs/log.js';
 import { createMetrics } from '../obs/metrics.js';
@@ -17,7 +15,7 @@ import { createWebRouter } from '../web/router.js';
 import { createAdminRouter } from './admin.js';
 import { createHttpApp, listen, type ReadinessCheck } from './http.js';
 import { DiskModelProvider } from './models.js';
-import { PrescaleService, type Decision } from './service.js';
+import { PrescaleService, type CycleObserver, type Decision } from './service.js';
 import { StateStore } from './state.js';
 import { createClients, createTargets, identity, readSecretFile } from './wiring.js';
 import { NonOverlappingJob } from './job.js';
@@ -32,6 +30,17 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+
+/** Adds one log line per decision to an observer. */
+function withDecisionLog(o: CycleObserver): CycleObserver {
+  return {
+    ...o,
+    onDecision: (d: Decision) => {
+      o.onDecision?.(d);
+      log.info({ target: d.target, actuator: d.actuator, planned: d.plannedCapacity, current: d.currentCapacity, reason: d.reason, fallback: d.fallback, actions: d.actions.length }, 'decision');
+    },
+  };
+}
 
 /** Builds the service and its collaborators from a validated config (no servers, no schedules). */
 export async function buildService(config: Config, o: { clock?: Clock } = {}): Promise<{ service: PrescaleService; store: StateStore; metrics: ReturnType<typeof createMetrics>; audit?: AuditLog; elector?: LeaderElector; clientsDescription: string }> {
@@ -63,14 +72,7 @@ export async function buildService(config: Config, o: { clock?: Clock } = {}): P
     dryRun: config.dryRun,
     models: new DiskModelProvider({ modelsDir: config.modelsDir, clock }),
     isLeader: () => (leader ? leader.isLeader() : true),
-    observer: {
-      onSnapshot: (s) => metrics.recordSnapshot(s),
-      onDecision: (d: Decision) => {
-        audit?.write(d);
-        log.info({ target: d.target, actuator: d.actuator, planned: d.plannedCapacity, current: d.currentCapacity, reason: d.reason, fallback: d.fallback, actions: d.actions.length }, 'decision');
-      },
-      onCycle: (seconds) => metrics.observeCycle(seconds),
-    },
+    observer: withDecisionLog(observabilityObserver({ metrics, audit })),
   });
   return { service, store, metrics, audit, elector, clientsDescription: clients.description };
 }
@@ -107,17 +109,19 @@ export async function runServe(config: Config): Promise<Running> {
     };
   };
   const routers: Router[] = [createWebRouter({ store, registry: metrics.registry, readiness })];
-  if (config.keda.enabled) {
-    routers.push(createKedaRouter({ store, token: config.keda.tokenFile ? readSecretFile(config.keda.tokenFile, 'keda.tokenFile') : undefined, staleAfterSeconds: config.metricsApi.staleAfterSeconds, stale: config.metricsApi.stale, clock: systemClock }));
-  }
+  const keda = await kedaRouterFromConfig(config, { store, clock: systemClock });
+  if (keda) routers.push(keda);
   if (config.admin.tokenFile) {
     const token = readSecretFile(config.admin.tokenFile, 'admin.tokenFile');
     routers.push(createAdminRouter({ token, clock: systemClock, control: { hasTarget: (n) => config.targets.some((t) => t.name === n), pause: (t, u) => service.pause(t, u), pin: (t, m, u) => service.pin(t, m, u) }, onAction: (a) => log.warn(a, 'admin override') }));
   }
   const http: Server = await listen(createHttpApp({ readiness, routers }), config.http.port, config.http.host);
   const urls = [`http://${config.http.host}:${config.http.port}/`];
-  let metricsApi: ExternalMetricsServer | undefined;
-  if (config.metricsApi.enabled) metricsApi = await startMetricsApi(config, store);
+  const metricsApi = await startExternalMetricsServerFromConfig(config.metricsApi, {
+    store,
+    clock: systemClock,
+    ...(config.metricsApi.fromConfigMap ? { kubeConfig: loadKubeConfig(config.kubernetes.kubeconfig) } : {}),
+  });
   if (metricsApi) urls.push(`https://${config.metricsApi.host}:${metricsApi.port}/apis/external.metrics.k8s.io/v1beta1`);
 
   const cycle = new NonOverlappingJob('forecast', async () => {
@@ -141,27 +145,4 @@ export async function runServe(config: Config): Promise<Running> {
       await b.audit?.close();
     },
   };
-}
-
-async function startMetricsApi(config: Config, store: StateStore): Promise<ExternalMetricsServer> {
-  const m = config.metricsApi;
-  let certFile = m.certFile;
-  let keyFile = m.keyFile;
-  let clientCaFile = m.clientCaFile;
-  if (!certFile || !keyFile) {
-    if (!m.devCertsDir) throw new InputError('metricsApi: set certFile and keyFile (or devCertsDir for development certificates)');
-    const dev = await ensureDevCerts(m.devCertsDir);
-    if (dev.created) log.info({ dir: dev.dir }, 'wrote development certificates');
-    certFile = dev.serverCert;
-    keyFile = dev.serverKey;
-    clientCaFile ??= dev.caCert;
-  }
-  if (!clientCaFile && !m.fromConfigMap) throw new InputError('metricsApi: set clientCaFile, or fromConfigMap: true in cluster');
-  const common = { store, port: m.port, host: m.host, tls: { certFile, keyFile }, staleAfterSeconds: m.staleAfterSeconds, stale: m.stale, clock: systemClock };
-  if (m.fromConfigMap) {
-    // In cluster: the request-header CA from kube-system, and delegated authorization (SubjectAccessReview).
-    const k = await kubernetesAuth(loadKubeConfig(config.kubernetes.kubeconfig), systemClock);
-    return startExternalMetricsServer({ ...common, auth: { configMap: k.configMap }, authorizer: k.authorizer });
-  }
-  return startExternalMetricsServer({ ...common, auth: { clientCaFile: clientCaFile as string, allowedNames: m.allowedNames } });
 }

@@ -61,7 +61,8 @@ export function loadAtStep(flags: TraceFlags, stepMs: number): Series {
 function progressBar(show: boolean): { onEpoch: (e: EpochInfo) => void; stop: () => void } {
   if (!show) return { onEpoch: () => undefined, stop: () => undefined };
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: 'lstm [{bar}] epoch {value}/{total} loss {loss} val {val} best@{best}', hideCursor: true, clearOnComplete: false },
+    // Without a terminal (--progress), print a line per update instead of redrawing one.
+    { stream: process.stderr, format: 'lstm [{bar}] epoch {value}/{total} loss {loss} val {val} best@{best}', hideCursor: true, clearOnComplete: false, noTTYOutput: true, notTTYSchedule: 0 },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -81,7 +82,25 @@ function progressBar(show: boolean): { onEpoch: (e: EpochInfo) => void; stop: ()
   };
 }
 
-export async function trainCommand(flags: TrainFlags, argv: readonly string[] = process.argv): Promise<void> {
+/** The command line that reproduces a training run, every default spelled out (recorded in meta.json). */
+export function trainCommandLine(f: TrainFlags): string {
+  const opt = (name: string, v: string | undefined): string[] => (v === undefined ? [] : [name, /[\s"']/.test(v) ? JSON.stringify(v) : v]);
+  return [
+    'prescale train',
+    ...opt('--trace', f.trace),
+    ...opt('--value-col', f.valueCol),
+    ...opt('--unit', f.unit),
+    ...opt('--origin', f.origin),
+    ...opt('--model', f.model),
+    ...opt('--step-minutes', f.stepMinutes),
+    ...opt('--horizon-minutes', f.horizonMinutes),
+    ...opt('--seed', f.seed),
+    ...opt('--epochs', f.epochs),
+    ...opt('--out', f.out),
+  ].join(' ');
+}
+
+export async function trainCommand(flags: TrainFlags): Promise<void> {
   if (!(TRAIN_MODELS as readonly string[]).includes(flags.model)) {
     throw new InputError(`--model must be one of ${TRAIN_MODELS.join(', ')}, "${flags.model}" given`);
   }
@@ -125,7 +144,7 @@ export async function trainCommand(flags: TrainFlags, argv: readonly string[] = 
   const meta = await saveModel(flags.out, {
     forecaster,
     training,
-    info: { ...info, trace: flags.trace, valueColumn: flags.valueCol, unit: flags.unit, seed, command: ['prescale', ...argv.slice(2)].join(' ') },
+    info: { ...info, trace: flags.trace, valueColumn: flags.valueCol, unit: flags.unit, seed, command: trainCommandLine(flags) },
   });
   const chosen = forecaster instanceof AutoForecaster ? ` (auto chose ${forecaster.chosen ?? '?'})` : '';
   err.write(`train: saved ${meta.kind}${chosen} to ${flags.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
@@ -192,11 +211,11 @@ export function registerTrainCommands(program: Command): void {
     .option('--step-minutes <n>', 'model step in minutes (the trace is resampled by the mean rate)', '5')
     .option('--horizon-minutes <n>', 'how far the model forecasts', '30')
     .option('--seed <n>', 'seed for reproducible LSTM training', '42')
-    .option('--epochs <n>', 'most LSTM epochs (early stopping usually ends sooner; default 40)')
+    .option('--epochs <n>', 'most LSTM epochs (early stopping usually ends sooner; default 30)')
     .option('--progress', 'show the training progress bar even when stderr is not a terminal')
     .requiredOption('--out <dir>', 'model directory, e.g. models/demo (the previous version is kept as DIR.previous)')
-    .action(async (flags: TrainFlags, cmd: Command) => {
-      await trainCommand(flags, cmd.parent?.rawArgs ?? process.argv);
+    .action(async (flags: TrainFlags) => {
+      await trainCommand(flags);
     });
   traceOptions(program.command('forecast').description('forecast the next 30 minutes after the end of a trace with a saved model'))
     .requiredOption('--model <dir>', 'model directory written by prescale train, e.g. models/demo')

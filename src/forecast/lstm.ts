@@ -20,16 +20,16 @@ export interface LstmOptions {
   readonly horizon?: number;
   /** The step the model will see (sets `minTrainLength` before `fit`); default 5 minutes. */
   readonly stepMs?: number;
-  /** Steps of recent history the LSTM reads; default 2 hours of steps (at least 6). */
+  /** Steps of recent history the LSTM reads; default 24. */
   readonly window?: number;
   /** LSTM units; default 32. */
   readonly units?: number;
-  /** Most epochs; early stopping usually ends sooner. Default 40. */
+  /** Most epochs; early stopping usually ends sooner. Default 30. */
   readonly epochs?: number;
-  /** Epochs without a better validation loss before stopping; default 5. */
+  /** Epochs without a better validation loss before stopping; default 4. */
   readonly patience?: number;
   readonly batchSize?: number;
-  /** At most this many training windows (origins are taken with a stride to stay under it); default 6000. */
+  /** At most this many training windows (origins are taken with a stride to stay under it); default 3000. */
   readonly maxSamples?: number;
   /** Share of the training windows, the latest ones, held out for early stopping; default 0.15. */
   readonly validationShare?: number;
@@ -189,8 +189,9 @@ export class LstmForecaster implements Forecaster {
     return this.o.horizon ?? Math.max(1, Math.round((30 * MINUTE_MS) / this.stepMs));
   }
 
+  /** 24 steps by default (2 hours at 5 min): longer unrolled windows cost training time and gain little. */
   private get window(): number {
-    return this.o.window ?? Math.max(6, Math.round((2 * 60 * MINUTE_MS) / this.stepMs));
+    return this.o.window ?? 24;
   }
 
   /** One day for the seasonal lag plus room for 100 training windows. */
@@ -272,7 +273,7 @@ export class LstmForecaster implements Forecaster {
     const lastOrigin = raw.length - 1 - st.horizon;
     const origins: number[] = [];
     const span = lastOrigin - first + 1;
-    const stride = Math.max(1, Math.ceil(span / (this.o.maxSamples ?? 6000)));
+    const stride = Math.max(1, Math.ceil(span / (this.o.maxSamples ?? 3000)));
     for (let t = lastOrigin; t >= first; t -= stride) {
       let ok = !Number.isNaN(raw[t]);
       for (let h = 1; h <= st.horizon && ok; h++) ok = !Number.isNaN(raw[t + h]);
@@ -484,8 +485,8 @@ interface LoopResult {
 async function trainLoop(a: { tf: Tf; model: tfTypes.LayersModel; data: TrainData; batch: number; seed: number; o: LstmOptions }): Promise<LoopResult> {
   const { tf, model, data } = a;
   const st = { w: data.train.seq.length / Math.max(1, data.train.n) / 5, nd: data.train.dense.length / Math.max(1, data.train.n), h: data.train.y.length / Math.max(1, data.train.n) };
-  const epochs = a.o.epochs ?? 40;
-  const patience = a.o.patience ?? 5;
+  const epochs = a.o.epochs ?? 30;
+  const patience = a.o.patience ?? 4;
   const rand = rng(a.seed);
   const order = Array.from({ length: data.train.n }, (_, i) => i);
   const valX = [tf.tensor3d(data.val.seq, [data.val.n, st.w, 5]), tf.tensor2d(data.val.dense, [data.val.n, st.nd])];

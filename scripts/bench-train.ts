@@ -1,0 +1,67 @@
+/**
+ * `npm run bench:train`: LSTM training time on 20,000 points with the wasm backend, prediction latency
+ * (median and p99 over 1,000), live tensors before/after those predictions, and RSS → BENCHMARKS.md `train`.
+ */
+import { LstmForecaster } from '../src/forecast/lstm.js';
+import { initTf, liveTensorCount } from '../src/forecast/tf-backend.js';
+import { loadSeriesFile } from '../src/series/load.js';
+import { fillGaps, sliceSeries } from '../src/series/series.js';
+import { machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
+
+const TRACE = 'data/demo/nasa_requests_per_minute.csv';
+const POINTS = 20_000;
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const { tf, backend } = await initTf();
+const { series } = loadSeriesFile(TRACE, { valueColumn: 'requests' });
+const train = fillGaps(sliceSeries(series, 0, POINTS));
+const f = new LstmForecaster({ stepMs: train.stepMs, seed: 42 });
+const t0 = performance.now();
+const cpu0 = process.cpuUsage();
+await f.fit(train);
+const fitSeconds = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
+const fitCpuSeconds = (cpu.user + cpu.system) / 1e6;
+const epochs = f.state?.epochsRun ?? 0;
+const ctx = sliceSeries(series, 0, POINTS + 500);
+for (let i = 0; i < 20; i++) f.predict(f.horizon, ctx); // warm-up
+const before = liveTensorCount();
+const lat: number[] = [];
+for (let i = 0; i < 1000; i++) {
+  const s = performance.now();
+  f.predict(f.horizon, ctx);
+  lat.push(performance.now() - s);
+}
+const after = liveTensorCount();
+lat.sort((a, b) => a - b);
+const viaTf = LstmForecaster.fromParts(f.layersModel!, f.state!, { inference: 'tf' });
+const tfLat: number[] = [];
+for (let i = 0; i < 100; i++) {
+  const s = performance.now();
+  viaTf.predict(f.horizon, ctx);
+  tfLat.push(performance.now() - s);
+}
+tfLat.sort((a, b) => a - b);
+const rssMiB = process.memoryUsage().rss / 2 ** 20;
+const r = (v: number, d = 2): string => v.toFixed(d);
+const body = `## train — LSTM training and prediction speed
+
+Command: \`npm run bench:train\` (scripts/bench-train.ts). Machine: ${machineLine()}. Backend: **${backend}** (tfjs ${tf.version.tfjs}).
+Data: the first ${POINTS.toLocaleString('en')} points of ${TRACE} (1-minute steps), model defaults (window 24, 32 LSTM units, horizon ${f.horizon} steps × 3 quantiles, ≤ 3,000 training windows, ≤ 30 epochs, early stopping patience 4), seed 42.
+
+| measure | value |
+|---|---|
+| training time (${POINTS.toLocaleString('en')} points), wall clock | ${r(fitSeconds, 1)} s (${epochs} epochs, best validation pinball loss ${r(f.state?.bestValLoss ?? NaN, 4)}) |
+| training CPU time (user + system, one thread) | ${r(fitCpuSeconds, 1)} s |
+| one prediction, median (1,000 calls, JS forward pass) | ${r(quantile(lat, 0.5), 3)} ms |
+| one prediction, p99 | ${r(quantile(lat, 0.99), 3)} ms |
+| one prediction via tfjs \`model.predict\`, median / p99 (100 calls) | ${r(quantile(tfLat, 0.5))} / ${r(quantile(tfLat, 0.99))} ms |
+| live tensors before / after 1,000 predictions | ${before} / ${after} |
+| RSS after the run | ${r(rssMiB, 0)} MiB |
+
+Timings are wall-clock on a machine shared with other jobs; the load average at the end was ${(await import('node:os')).loadavg().map((v) => v.toFixed(1)).join(', ')}.`;
+writeBenchmarkSection('train', body);
+process.stdout.write(body + '\n');

@@ -184,9 +184,10 @@ function rawWishes(input: PlanInput, model: CapacityModel, policy: PlanPolicy): 
   };
   const f = input.fallback ? undefined : input.forecast;
   const qpsSteps = f ? windowQps(f, policy, events) : new Float64Array([observed]);
-  const stepMs = f ? f.stepMs : MINUTE_MS;
   for (let h = 0; h < qpsSteps.length; h++) {
-    const atMs = input.nowMs + h * stepMs;
+    // Step h of the forecast covers [start + h*step, start + (h+1)*step); step 0 holds now, which may be
+    // past its start, so the first point is now and the others sit where their steps begin.
+    const atMs = h === 0 || !f ? input.nowMs : f.startMs + h * f.stepMs;
     const w: Wish = { atMs, qps: qpsSteps[h], capacity: capacityFor(qpsSteps[h], model), reason: f ? 'forecast' : 'reactive-floor' };
     if (h === 0) consider(w, reactive, observed, 'reactive-floor');
     const ev = eventCapacityFloor(events, atMs, leadMs);

@@ -90,3 +90,14 @@ describe('plan', () => {
     expect(q.current).toMatchObject({ capacity: 1000, reason: 'max' });
   });
 });
+
+describe('plan timing', () => {
+  it('places points where their forecast steps begin when now is inside step 0', () => {
+    const FIVE = 5 * MIN;
+    const f: QuantileForecast = { startMs: 0, stepMs: FIVE, horizon: 3, probabilistic: false, values: QUANTILES.map(() => Float64Array.from([100, 100, 900])) };
+    const p = plan({ nowMs: 4 * MIN + 30_000, forecast: f, observedQps: 100 }, pods, { ...policy, leadMinutes: 3 });
+    expect(p.schedule.map((s) => s.atMs)).toEqual([4 * MIN + 30_000, FIVE, 2 * FIVE]);
+    // the spike at 10:00 needs 9 replicas from 07:00 (lead 3 min): the step starting at 05:00 carries it
+    expect(p.schedule.map((s) => s.capacity)).toEqual([1, 9, 9]);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * npm run bench:cycle — one service cycle (history read, forecast, plan, dry-run actuation) for N targets
+ * built from the demo config, and the process RSS with the targets and their models loaded.
+ * Usage: tsx scripts/bench-cycle.ts [--targets 200] [--rss-targets 50] [--no-write]
+ */
+import { parseConfig } from '../src/config/load.js';
+import { buildService } from '../src/service/run.js';
+import { initTf, liveTensorCount } from '../src/forecast/tf-backend.js';
+import { machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const args = process.argv.slice(2);
+const arg = (name: string, def: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const nTargets = arg('--targets', 200);
+const rssTargets = arg('--rss-targets', 50);
+
+/** The demo config with its one target repeated n times (same trace and shipped model, own state each). */
+function configWith(n: number) {
+  const file = path.resolve('config/demo.yaml');
+  const base = parseConfig(readFileSync(file, 'utf8'), file);
+  const t = base.targets[0];
+  return {
+    ...base,
+    audit: {},
+    metricsApi: { ...base.metricsApi, enabled: false },
+    modelsDir: path.resolve('.prescale/bench-models-none'),
+    targets: Array.from({ length: n }, (_, i) => ({
+      ...t,
+      name: `t${i}`,
+      actuators: t.actuators.map((a) => (a.kind === 'lambda-provisioned-concurrency' ? { ...a, function: `fn${i}` } : { ...a, name: `cs${i}` })),
+    })),
+  };
+}
+
+async function main(): Promise<void> {
+  const { backend } = await initTf();
+  const mb = (b: number): number => Math.round(b / 2 ** 20);
+
+  // RSS with rssTargets loaded (models and histories), after one cycle.
+  const small = await buildService(configWith(rssTargets));
+  await small.service.loadModels();
+  await small.service.runCycle();
+  global.gc?.();
+  const rss50 = process.memoryUsage().rss;
+
+  const big = await buildService(configWith(nTargets));
+  const t0 = performance.now();
+  await big.service.loadModels();
+  const loadS = (performance.now() - t0) / 1000;
+  const cold = performance.now();
+  const d1 = await big.service.runCycle();
+  const coldS = (performance.now() - cold) / 1000;
+  const warm = performance.now();
+  const d2 = await big.service.runCycle();
+  const warmS = (performance.now() - warm) / 1000;
+  const tensors = liveTensorCount();
+  const rssBig = process.memoryUsage().rss;
+  const fallbacks = d2.filter((d) => d.fallback !== null).length;
+
+  const body = `Command: \`npm run bench:cycle\` (scripts/bench-cycle.ts --targets ${nTargets} --rss-targets ${rssTargets}) — ${new Date().toISOString().slice(0, 16)}Z.
+Machine: ${machineLine()}. Backend: **${backend}**.
+Each target is the demo target (NASA trace replayed ×1000, shipped model \`models/demo\`, one Lambda and one CloneSet
+actuator in dry run against the in-memory stand-ins), with its own history, model instance and planner state.
+
+| measure | value |
+|---|---|
+| one cycle, ${nTargets} targets, first (reads ${'14'} days of history per target) | ${coldS.toFixed(2)} s (${d1.length} decisions) |
+| one cycle, ${nTargets} targets, next (incremental history read) | ${warmS.toFixed(2)} s (${d2.length} decisions, ${fallbacks} in fallback) |
+| loading ${nTargets} models | ${loadS.toFixed(1)} s |
+| RSS with ${rssTargets} targets loaded, after a cycle | ${mb(rss50)} MiB |
+| RSS with ${nTargets} targets loaded | ${mb(rssBig)} MiB |
+| live tfjs tensors after the cycles | ${tensors} |
+
+Targets: one cycle for 200 targets ≤ 10 s; RSS ≤ 400 MB with 50 targets (issue 4).`;
+  process.stdout.write(body + '\n');
+  if (!args.includes('--no-write')) writeBenchmarkSection('cycle', body);
+}
+
+await main();

@@ -370,10 +370,12 @@
     })));
     var scoreRows = methods.map(function (k) {
       return el('tr', { class: k === m.kind ? 'current' : '' }, [el('td', { text: k })].concat(metrics.map(function (s) {
-        return el('td', { class: 'num', text: fmtNum(m.scores[k][s], 3) });
+        var v = m.scores[k][s];
+        // Counts (windows, points) are whole numbers; scores get three decimals.
+        return el('td', { class: 'num', text: fmtNum(v, Number.isInteger(v) && Math.abs(v) >= 2 ? 0 : 3) });
       })));
     });
-    box.appendChild(el('table', { id: 'scores' }, [el('thead', {}, [head]), el('tbody', {}, scoreRows)]));
+    box.appendChild(el('div', { class: 'scroll-x' }, [el('table', { id: 'scores' }, [el('thead', {}, [head]), el('tbody', {}, scoreRows)])]));
   }
 
   function renderTarget(t, nowMs) {

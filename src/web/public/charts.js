@@ -86,6 +86,8 @@
             barPercentage: 0.9,
             categoryPercentage: 1,
             maxBarThickness: 6,
+            // Side-by-side grouping would shift each dataset's bar off its time; they stack instead.
+            grouped: false,
           }),
         ];
       case 'band':
@@ -185,7 +187,18 @@
     );
   }
 
+  function allBars(spec) {
+    var s = spec.series || [];
+    return (
+      s.length > 0 &&
+      s.every(function (x) {
+        return x.kind === 'bar';
+      })
+    );
+  }
+
   function optionsFor(spec) {
+    var stacked = allBars(spec);
     return {
       animation: false,
       responsive: true,
@@ -199,6 +212,7 @@
           min: num(spec.xMin) === null ? undefined : spec.xMin,
           max: num(spec.xMax) === null ? undefined : spec.xMax,
           offset: false,
+          stacked: stacked,
           grid: { offset: false },
           afterBuildTicks: timeTicks,
           title: { display: true, text: 'time (UTC)' },
@@ -212,6 +226,7 @@
         },
         y: {
           beginAtZero: true,
+          stacked: stacked,
           title: { display: !!spec.yLabel, text: spec.yLabel || '' },
           // Counts and capacity units are whole numbers: no 0.2-replica ticks.
           ticks: { precision: wholeUnits(spec) ? 0 : undefined },

@@ -427,9 +427,22 @@
     };
     var p = inFlight ? inFlight.then(run) : run();
     clearTimeout(timer);
-    timer = setTimeout(refresh, REFRESH_MS);
+    timer = setTimeout(tick, REFRESH_MS);
     return p;
   }
+
+  // A background tab skips its polls and catches up as soon as it is shown again.
+  function tick() {
+    if (document.hidden) {
+      clearTimeout(timer);
+      timer = setTimeout(tick, REFRESH_MS);
+      return;
+    }
+    void refresh();
+  }
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden) void refresh();
+  });
 
   window.addEventListener('hashchange', function () {
     var h = decodeURIComponent(window.location.hash.slice(1));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoordinationV1Api, KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { KubeClient } from '../../src/k8s/client.js';
+import { KubeClient, type LeaseApi } from '../../src/k8s/client.js';
 import { LeaderElector } from '../../src/k8s/lease.js';
 import { isCallUsed } from '../../src/k8s/rbac.js';
 import { ManualClock } from '../../src/util/clock.js';
@@ -16,7 +16,7 @@ beforeAll(async () => {
   await standin.start();
   kc = new KubeConfig();
   kc.loadFromString(standin.kubeconfig());
-  client = new KubeClient(kc, { requestTimeoutMs: 2000 });
+  client = new KubeClient(kc, { requestTimeoutMs: 15_000 });
 });
 
 afterAll(async () => {
@@ -110,14 +110,45 @@ describe('LeaderElector against the stand-in (injected clock)', () => {
     expect(await a.tryAcquireOrRenew()).toBe(true); // still the holder: renews and leads again
   });
 
-  it('two electors racing for a new lease: the compare-and-swap lets exactly one win', async () => {
+  it.each([
+    ['a new lease (both create)', false],
+    ['a released lease (both update the same resourceVersion)', true],
+  ])('two electors racing for %s: the compare-and-swap lets exactly one win', async (_what, released) => {
     const clock = new ManualClock(Date.UTC(2026, 10, 27, 15, 0));
-    const { name, a, b } = pair(clock);
+    seq += 1;
+    const name = `prescale-race-${seq}`;
+    if (released) {
+      const first = new LeaderElector({ api: client, namespace: NS, name, identity: 'pod-z', clock });
+      expect(await first.tryAcquireOrRenew()).toBe(true);
+      await first.stop();
+    }
+    // Both read before either writes: a barrier in front of getLease makes the race certain.
+    let waiting: (() => void)[] = [];
+    const racing: LeaseApi = {
+      getLease: async (ns, n) => {
+        const r = await client.getLease(ns, n);
+        await new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length === 2) {
+            waiting.forEach((w) => w());
+            waiting = [];
+          }
+        });
+        return r;
+      },
+      createLease: (ns, n, l) => client.createLease(ns, n, l),
+      replaceLease: (ns, n, l) => client.replaceLease(ns, n, l),
+    };
+    const mk = (identity: string) => new LeaderElector({ api: racing, namespace: NS, name, identity, clock });
+    const a = mk('pod-a');
+    const b = mk('pod-b');
     const won = await Promise.all([a.tryAcquireOrRenew(), b.tryAcquireOrRenew()]);
     expect(won.filter(Boolean)).toHaveLength(1);
     expect(leaseSpec(name).holderIdentity).toBe(won[0] ? 'pod-a' : 'pod-b');
-    const conflicts = standin.calls.filter((c) => c.resource === 'leases' && c.status === 409 && c.verb === 'create');
-    expect(conflicts.length).toBeGreaterThanOrEqual(1);
+    const verb = released ? 'update' : 'create';
+    // The two writes of the race are the last two of their verb (tests run one at a time).
+    const writes = standin.calls.filter((c) => c.resource === 'leases' && c.verb === verb).slice(-2);
+    expect(writes.map((c) => c.status).sort()).toEqual(released ? [200, 409] : [201, 409]);
   });
 });
 
@@ -125,7 +156,7 @@ describe('LeaderElector loop (real timers)', () => {
   it('runs with start(); when the leader stops, the other takes over', async () => {
     seq += 1;
     const name = `prescale-loop-${seq}`;
-    const mk = (identity: string) => new LeaderElector({ api: client, namespace: NS, name, identity, leaseDurationSeconds: 2, renewDeadlineMs: 1_000, retryPeriodMs: 50 });
+    const mk = (identity: string) => new LeaderElector({ api: client, namespace: NS, name, identity, leaseDurationSeconds: 10, renewDeadlineMs: 8_000, retryPeriodMs: 100 });
     const a = mk('pod-a');
     const b = mk('pod-b');
     a.start();

@@ -22,7 +22,7 @@ beforeAll(async () => {
   await standin.start();
   const kc = new KubeConfig();
   kc.loadFromString(standin.kubeconfig());
-  client = new KubeClient(kc, { requestTimeoutMs: 2000 });
+  client = new KubeClient(kc, { requestTimeoutMs: 15_000 });
 });
 
 afterAll(async () => {

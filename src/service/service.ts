@@ -8,6 +8,8 @@ import type { MetricSource } from '../sources/source.js';
 import { DAY_MS, MINUTE_MS, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import type { LoadedModel, ModelProvider } from './model-provider.js';
+import { judgeModel, type GateVerdict } from './quality-gate.js';
+import { createForecaster } from '../forecast/registry.js';
 import type { ActuatorSnapshot, StateStore, TargetSnapshot } from './state.js';
 
 /** What each cycle decided, for the audit log and `serve --once --json`. */
@@ -23,6 +25,8 @@ export interface Decision {
   readonly currentCapacity: number | null;
   readonly reason: string;
   readonly fallback: string | null;
+  /** Which forecast the plan used: the model's, the seasonal baseline's (quality gate), or none (fallback). */
+  readonly forecastSource?: 'model' | 'seasonal-baseline' | 'none';
   readonly bounds: { readonly min: number; readonly max: number };
   readonly leadMinutes: number;
   readonly actions: readonly ActionRecord[];
@@ -74,6 +78,8 @@ interface Observation {
   readonly forecast?: QuantileForecast;
   /** Why the service is in fallback (keeps capacity, serves observed load), or undefined. */
   readonly fallback?: string;
+  /** The quality gate's verdict on the model; when active, `forecast` is the seasonal baseline's. */
+  readonly gate?: GateVerdict;
 }
 
 const CHART_MS = DAY_MS;
@@ -136,6 +142,7 @@ export class PrescaleService {
         if (!(newScore <= oldScore)) return;
       }
       st.model = candidate;
+      st.past.clear(); // the quality gate judges the new model on its own forecasts
       await this.o.models.save(t.config, candidate);
       log.info({ target: name, kind: candidate.info.kind }, 'model replaced');
     } catch (err: unknown) {
@@ -184,7 +191,8 @@ export class PrescaleService {
       st.history = await t.source.history(from, now, signal);
     } else {
       const keepTo = Math.max(st.history.startMs, endMs(st.history) - REREAD_MS);
-      const fresh = await t.source.history(keepTo, now, signal);
+      // A source may return more than asked for; only [keepTo, now) joins what is kept.
+      const fresh = sliceByTime(await t.source.history(keepTo, now, signal), keepTo, now);
       const kept = sliceByTime(st.history, from, keepTo);
       st.history = kept.values.length > 0 && fresh.stepMs === kept.stepMs ? concatSeries(kept, fresh) : fresh;
     }
@@ -211,7 +219,21 @@ export class PrescaleService {
     const implausible = implausibility(forecast, history);
     if (implausible) return { history, observedQps: observed, fallback: implausible };
     this.rememberForecast(st, forecast);
-    return { history, observedQps: observed, forecast };
+    const gate = judgeModel(st.past, history, { nowMs: now, stepMs: forecast.stepMs });
+    if (!gate.active) return { history, observedQps: observed, forecast, gate };
+    try {
+      return { history, observedQps: observed, forecast: await this.baselineForecast(history, forecast.stepMs, forecast.horizon, now), gate };
+    } catch (err: unknown) {
+      return { history, observedQps: observed, fallback: `model worse than the baseline, and the baseline failed: ${errorMessage(err)}`, gate };
+    }
+  }
+
+  /** The daily seasonal-naive forecast, acted on while the quality gate distrusts the model. */
+  private async baselineForecast(history: Series, stepMs: number, horizon: number, now: number): Promise<QuantileForecast> {
+    const context = fillGaps(sliceByTime(resampleMean(history, stepMs), history.startMs, Math.floor(now / stepMs) * stepMs));
+    const f = createForecaster('seasonal-naive', { stepMs, horizon });
+    await f.fit(context);
+    return f.predict(horizon, context);
   }
 
   private async runTarget(t: TargetRuntime, signal: AbortSignal): Promise<Decision[]> {
@@ -233,7 +255,10 @@ export class PrescaleService {
       );
       st.memory.set(a.id, p.memory);
       const actions = await this.actuate(a, p, { target: t.config.name, now, paused, signal });
-      decisions.push(decisionOf({ target: t.config.name, actuator: a, plan: p, forecast, observedQps, current, fallback, actions }));
+      decisions.push({
+        ...decisionOf({ target: t.config.name, actuator: a, plan: p, forecast, observedQps, current, fallback, actions }),
+        forecastSource: forecast ? (obs.gate?.active ? 'seasonal-baseline' : 'model') : 'none',
+      });
       actuatorSnaps.push(actuatorSnapshot(a, p, current));
     }
     st.lastActions = [...decisions.flatMap((d) => d.actions), ...st.lastActions].slice(0, 200);
@@ -258,6 +283,7 @@ export class PrescaleService {
       actuators: s.actuators,
       model: s.st.model?.info,
       fallback: { active: obs.fallback !== undefined, reason: obs.fallback },
+      qualityGate: obs.gate,
       paused: s.paused,
       actions: s.st.lastActions,
     };

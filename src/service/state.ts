@@ -45,6 +45,8 @@ export interface TargetSnapshot {
   readonly actuators: readonly ActuatorSnapshot[];
   readonly model?: ModelInfo;
   readonly fallback: { readonly active: boolean; readonly reason?: string };
+  /** The forecast quality gate: when active, the model did worse than the seasonal baseline and is not acted on. */
+  readonly qualityGate?: { readonly active: boolean; readonly steps: number; readonly modelMae: number; readonly baselineMae: number };
   readonly paused?: boolean;
   readonly actions: readonly ActionRecord[];
 }

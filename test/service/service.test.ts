@@ -15,7 +15,7 @@ const cfg = parseConfig(
   `
 targets:
   - name: shop
-    history: { source: csv, path: x.csv, days: 1 }
+    history: { source: csv, path: x.csv, days: 2 }
     forecast: { stepMinutes: 1 }
     actuators:
       - { kind: cloneset, namespace: default, name: web, qpsPerReplica: 100, min: 1, max: 50, leadMinutes: 2, scaleDownDelayMinutes: 0 }
@@ -143,6 +143,23 @@ describe('PrescaleService', () => {
     expect((await s.runCycle())[0]).toMatchObject({ plannedCapacity: 30, reason: 'event-floor' });
     s.pause('shop', clock.now() + MINUTE_MS);
     expect((await s.runCycle())[0].actions[0]).toMatchObject({ result: 'skipped', detail: 'target paused' });
+  });
+});
+
+describe('forecast quality gate', () => {
+  it('acts on the seasonal baseline once the model does worse than it, and says so', async () => {
+    clock.set(T0 + 2 * 24 * 60 * MINUTE_MS); // two days of history: the baseline needs the day before
+    const a = new RecordingActuator();
+    const s = service(fixedSource(flat(100)), constForecaster(() => 1500), a);
+    await s.loadModels();
+    const first = await s.runCycle();
+    expect(first[0]).toMatchObject({ forecastSource: 'model', plannedCapacity: 15 });
+    let last = first;
+    for (let i = 0; i < 13; i++) {
+      clock.advance(MINUTE_MS);
+      last = await s.runCycle();
+    }
+    expect(last[0]).toMatchObject({ forecastSource: 'seasonal-baseline', plannedCapacity: 1, fallback: null });
   });
 });
 

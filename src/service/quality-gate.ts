@@ -1,0 +1,64 @@
+import { DAY_MS, HOUR_MS } from '../util/clock.js';
+import type { Series } from '../series/series.js';
+
+/** How the model's live forecasts compare with the daily seasonal-naive baseline over a recent window. */
+export interface GateVerdict {
+  /** True when the model did worse than the baseline: act on the baseline until a retrain. */
+  readonly active: boolean;
+  /** Matured forecast steps compared. */
+  readonly steps: number;
+  /** Mean absolute error of the model's p50 and of the baseline (the value a day earlier), in QPS. */
+  readonly modelMae: number;
+  readonly baselineMae: number;
+}
+
+export interface GateOptions {
+  /** Window of matured forecasts judged. Default 6 hours. */
+  readonly windowMs?: number;
+  /** Fewest matured steps before the gate may close on the model. Default 12. */
+  readonly minSteps?: number;
+}
+
+/** Mean of the present values whose interval starts in [fromMs, toMs), or NaN. */
+function meanOver(h: Series, fromMs: number, toMs: number): number {
+  const a = Math.max(0, Math.ceil((fromMs - h.startMs) / h.stepMs));
+  const b = Math.min(h.values.length, Math.ceil((toMs - h.startMs) / h.stepMs));
+  let sum = 0;
+  let n = 0;
+  for (let i = a; i < b; i++) {
+    if (Number.isFinite(h.values[i])) {
+      sum += h.values[i];
+      n++;
+    }
+  }
+  return n > 0 ? sum / n : NaN;
+}
+
+/**
+ * The forecast quality gate: over the last `windowMs`, compare the p50 the model forecast for each matured
+ * step (the first forecast made for it) with what happened, and with what the daily seasonal-naive baseline
+ * (the same interval a day earlier) would have said. A model that does worse than that baseline is not
+ * trusted until it is retrained.
+ */
+export function judgeModel(
+  past: ReadonlyMap<number, { readonly p50: number }>,
+  history: Series,
+  o: { nowMs: number; stepMs: number } & GateOptions,
+): GateVerdict {
+  const from = o.nowMs - (o.windowMs ?? 6 * HOUR_MS);
+  let steps = 0;
+  let model = 0;
+  let base = 0;
+  for (const [at, f] of past) {
+    if (at < from || at + o.stepMs > o.nowMs) continue;
+    const actual = meanOver(history, at, at + o.stepMs);
+    const dayAgo = meanOver(history, at - DAY_MS, at - DAY_MS + o.stepMs);
+    if (!Number.isFinite(actual) || !Number.isFinite(dayAgo) || !Number.isFinite(f.p50)) continue;
+    steps++;
+    model += Math.abs(actual - f.p50);
+    base += Math.abs(actual - dayAgo);
+  }
+  const modelMae = steps > 0 ? model / steps : NaN;
+  const baselineMae = steps > 0 ? base / steps : NaN;
+  return { active: steps >= (o.minSteps ?? 12) && modelMae > baselineMae, steps, modelMae, baselineMae };
+}

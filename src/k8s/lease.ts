@@ -18,9 +18,9 @@ export interface LeaderElectorOptions {
   readonly identity: string;
   /** How long a lease is valid without renewal; whole seconds (the API field is seconds). Default 15. */
   readonly leaseDurationSeconds?: number;
-  /** The leader stops leading when it has not renewed for this long; must be below the lease duration. Default 10 s. */
+  /** The leader stops leading when it has not renewed for this long; below the lease duration. Default 2/3 of it (10 s of 15). */
   readonly renewDeadlineMs?: number;
-  /** Time between attempts to acquire or renew. Default 2 s. */
+  /** Time between attempts to acquire or renew; below the renew deadline. Default 2/15 of the lease (2 s of 15). */
   readonly retryPeriodMs?: number;
   readonly clock?: Clock;
   readonly onStartedLeading?: () => void;
@@ -45,8 +45,9 @@ export class LeaderElector {
 
   constructor(private readonly o: LeaderElectorOptions) {
     this.leaseDurationSeconds = o.leaseDurationSeconds ?? 15;
-    this.renewDeadlineMs = o.renewDeadlineMs ?? 10_000;
-    this.retryPeriodMs = o.retryPeriodMs ?? 2_000;
+    // client-go's 15 s / 10 s / 2 s, scaled to whatever lease duration is configured.
+    this.renewDeadlineMs = o.renewDeadlineMs ?? Math.round((this.leaseDurationSeconds * 1000 * 2) / 3);
+    this.retryPeriodMs = o.retryPeriodMs ?? Math.round((this.leaseDurationSeconds * 1000 * 2) / 15);
     this.clock = o.clock ?? systemClock;
     if (!Number.isInteger(this.leaseDurationSeconds) || this.leaseDurationSeconds < 1) {
       throw new Error(`leader election: leaseDurationSeconds must be a whole number >= 1, ${this.leaseDurationSeconds} given`);

@@ -189,3 +189,28 @@ async function until(cond: () => boolean, limitMs = 20_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('LeaderElector timing options', () => {
+  const api: LeaseApi = {
+    getLease: async () => undefined,
+    createLease: async (_ns, _n, l) => l,
+    replaceLease: async (_ns, _n, l) => l,
+  };
+  it.each([1, 5, 15, 60])('derives renew deadline and retry period from a %i s lease (client-go ratios)', async (secs) => {
+    const clock = new ManualClock(0);
+    const e = new LeaderElector({ api, namespace: NS, name: 'x', identity: 'a', leaseDurationSeconds: secs, clock });
+    expect(await e.tryAcquireOrRenew()).toBe(true);
+    clock.advance(Math.round((secs * 2000) / 3) - 1);
+    expect(e.isLeader()).toBe(true);
+    clock.advance(1);
+    expect(e.isLeader()).toBe(false);
+  });
+
+  it.each([
+    [{ leaseDurationSeconds: 0 }, /leaseDurationSeconds must be a whole number >= 1, 0 given/],
+    [{ leaseDurationSeconds: 15, renewDeadlineMs: 15_000 }, /renewDeadlineMs must be in \(0, leaseDuration\)/],
+    [{ leaseDurationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 10_000 }, /retryPeriodMs must be in \(0, renewDeadlineMs\)/],
+  ])('rejects %j', (o, msg) => {
+    expect(() => new LeaderElector({ api, namespace: NS, name: 'x', identity: 'a', ...o })).toThrow(msg);
+  });
+});

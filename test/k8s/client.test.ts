@@ -1,0 +1,37 @@
+import { describe, expect, it } from '@jest/globals';
+import { ApiException } from '@kubernetes/client-node';
+import { K8sError, loadKubeConfig, statusMessage, toK8sError } from '../../src/k8s/client.js';
+
+describe('toK8sError', () => {
+  const status409 = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'the object has been modified', reason: 'Conflict', code: 409 });
+  it.each([
+    // client-node leaves the body as raw text for status codes the API spec does not declare.
+    ['409 Status as raw text', new ApiException(409, 'x', status409, {}), 'conflict', 409, 'patch x: HTTP 409 Conflict: the object has been modified'],
+    ['503 from a proxy, plain text', new ApiException(503, 'x', 'upstream connect error or disconnect/reset before headers', {}), 'server', 503, 'patch x: HTTP 503 upstream connect error or disconnect/reset before headers'],
+    ['404 Status object', new ApiException(404, 'x', { kind: 'Status', reason: 'NotFound', message: 'clonesets.apps.kruise.io "a" not found' }, {}), 'not-found', 404, 'patch x: HTTP 404 NotFound: clonesets.apps.kruise.io "a" not found'],
+    ['403 empty body', new ApiException(403, 'x', '', {}), 'forbidden', 403, 'patch x: HTTP 403 (empty body)'],
+    ['415 JSON without reason', new ApiException(415, 'x', '{"message":"unknown format"}', {}), 'invalid', 415, 'patch x: HTTP 415 unknown format'],
+    ['504', new ApiException(504, 'x', 'gateway timeout', {}), 'timeout', 504, 'patch x: HTTP 504 gateway timeout'],
+    ['AbortError', Object.assign(new Error('This operation was aborted'), { name: 'AbortError' }), 'timeout', undefined, 'patch x: aborted'],
+    ['network failure', new TypeError('fetch failed'), 'network', undefined, 'patch x: fetch failed'],
+  ])('%s', (_label, err, kind, status, message) => {
+    const e = toK8sError('patch x', err, false);
+    expect(e).toBeInstanceOf(K8sError);
+    expect([e.kind, e.status, e.message]).toEqual([kind, status, message]);
+    expect(e.cause).toBe(err);
+  });
+
+  it('says timed out when our own deadline fired', () => {
+    expect(toK8sError('get y', new Error('aborted'), true)).toMatchObject({ kind: 'timeout', message: 'get y: timed out' });
+  });
+
+  it('statusMessage keeps long raw bodies short', () => {
+    expect(statusMessage('x'.repeat(1000))).toHaveLength(300);
+  });
+});
+
+describe('loadKubeConfig', () => {
+  it('names a missing kubeconfig file', () => {
+    expect(() => loadKubeConfig('/nonexistent/kubeconfig')).toThrow(/\/nonexistent\/kubeconfig/);
+  });
+});

@@ -1,4 +1,8 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { TargetConfig } from '../config/schema.js';
 import { loadModel, saveModel, type ModelMeta } from '../forecast/artefact.js';
@@ -33,7 +37,7 @@ export class DiskModelProvider implements ModelProvider {
   /** The series each trained model saw, for saving it (saveModel records its data range). */
   private readonly training = new WeakMap<Forecaster, Series>();
 
-  constructor(private readonly o: { modelsDir: string; clock: Clock; seed?: number }) {}
+  constructor(private readonly o: { modelsDir: string; clock: Clock; seed?: number; inProcess?: boolean }) {}
 
   private ownDir(t: TargetConfig): string {
     return path.join(this.o.modelsDir, t.name);
@@ -46,9 +50,33 @@ export class DiskModelProvider implements ModelProvider {
     return { forecaster, stepMs: meta.stepMs, info: infoOf(meta) };
   }
 
-  async train(t: TargetConfig, history: Series): Promise<LoadedModel> {
+  /**
+   * Trains in a child process (`prescale train`), so the minutes of LSTM training never stall the event
+   * loop that serves the HPA, the dashboard and the probes; `inProcess` is for tests and tiny models.
+   */
+  async train(t: TargetConfig, history: Series, signal?: AbortSignal): Promise<LoadedModel> {
     const stepMs = t.forecast.stepMinutes * MINUTE_MS;
     const series = fillGaps(resampleMean(history, stepMs));
+    if (this.o.inProcess) return this.trainHere(t, series);
+    const dir = await mkdtemp(path.join(tmpdir(), `prescale-train-${t.name}-`));
+    try {
+      const trace = path.join(dir, 'history.csv');
+      await writeFile(trace, seriesCsv(series));
+      const out = path.join(dir, 'model');
+      await runChild(
+        ['train', '--trace', trace, '--value-col', 'qps', '--unit', 'per-second', '--model', t.forecast.model, '--step-minutes', String(t.forecast.stepMinutes), '--horizon-minutes', String(t.forecast.horizonMinutes), '--seed', String(this.o.seed ?? 1), '--out', out],
+        { signal, label: `train ${t.name}` },
+      );
+      const { forecaster, meta } = await loadModel(out);
+      this.training.set(forecaster, series);
+      return { forecaster, stepMs: meta.stepMs, info: { ...infoOf(meta), trainedAtMs: this.o.clock.now() } };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private async trainHere(t: TargetConfig, series: Series): Promise<LoadedModel> {
+    const stepMs = series.stepMs;
     const horizon = Math.ceil((t.forecast.horizonMinutes * MINUTE_MS) / stepMs);
     const f = createForecaster(t.forecast.model, { stepMs, horizon, seed: this.o.seed ?? 1 });
     await f.fit(series);
@@ -74,4 +102,38 @@ export class DiskModelProvider implements ModelProvider {
     if (!training) return; // loaded from disk: already saved
     await saveModel(this.ownDir(t), { forecaster: m.forecaster, training, info: { chosenBy: t.forecast.model === 'auto' ? 'auto' : 'forced' } });
   }
+}
+
+/** A series as `timestamp,qps` CSV (ISO times, requests per second; gaps as empty cells). */
+export function seriesCsv(s: Series): string {
+  const lines = ['timestamp,qps'];
+  for (let i = 0; i < s.values.length; i++) {
+    const v = s.values[i];
+    lines.push(`${new Date(s.startMs + i * s.stepMs).toISOString()},${Number.isFinite(v) ? v : ''}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The CLI entry beside this module: src/cli.ts under tsx or jest, dist/src/cli.js when built. */
+function cliCommand(): string[] {
+  const own = fileURLToPath(import.meta.url);
+  const ts = own.endsWith('.ts');
+  const cli = path.resolve(path.dirname(own), ts ? '../cli.ts' : '../cli.js');
+  return ts ? ['--import', 'tsx', cli] : [cli];
+}
+
+/** Runs `prescale ARGS` in a child process; rejects with its last stderr lines when it fails. */
+function runChild(args: string[], o: { signal?: AbortSignal; label: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...cliCommand(), ...args], { stdio: ['ignore', 'ignore', 'pipe'], signal: o.signal });
+    let tail = '';
+    child.stderr.on('data', (b: Buffer) => {
+      tail = (tail + b.toString()).slice(-4000);
+    });
+    child.on('error', (err) => reject(new Error(`${o.label}: ${err.message}`, { cause: err })));
+    child.on('close', (code, sig) => {
+      if (code === 0) resolve();
+      else reject(new Error(`${o.label} exited with ${sig ?? code}: ${tail.trim().split('\n').slice(-3).join(' | ')}`));
+    });
+  });
 }

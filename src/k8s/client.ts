@@ -13,7 +13,7 @@ import {
   type ResponseContext,
   type V1Lease,
 } from '@kubernetes/client-node';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, InputError } from '../util/errors.js';
 
 /**
  * The narrow Kubernetes surface prescale uses, behind interfaces so actuators and the leader elector take a
@@ -140,14 +140,23 @@ export function toK8sError(what: string, err: unknown, timedOut: boolean): K8sEr
 export interface KubeClientOptions {
   /** A kubeconfig file; else KUBECONFIG, ~/.kube/config or the in-cluster service account. */
   readonly kubeconfigPath?: string;
+  readonly context?: string;
   /** Per-request limit, so a hung apiserver cannot stall a cycle. */
   readonly requestTimeoutMs?: number;
 }
 
-export function loadKubeConfig(path?: string): KubeConfig {
+/** Loads a kubeconfig file, or the default chain (KUBECONFIG, ~/.kube/config, in-cluster); `context` picks one of its contexts. */
+export function loadKubeConfig(path?: string, context?: string): KubeConfig {
   const kc = new KubeConfig();
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
+  if (context !== undefined) {
+    const names = kc.getContexts().map((c) => c.name);
+    if (!names.includes(context)) {
+      throw new InputError(`kubernetes.context: no context ${JSON.stringify(context)} in ${path ?? 'the default kubeconfig'} (has: ${names.join(', ') || 'none'})`);
+    }
+    kc.setCurrentContext(context);
+  }
   return kc;
 }
 
@@ -249,7 +258,7 @@ export class KubeClient implements ScaleApi, HpaApi, LeaseApi {
   }
 
   static fromOptions(o: KubeClientOptions = {}): KubeClient {
-    return new KubeClient(loadKubeConfig(o.kubeconfigPath), { requestTimeoutMs: o.requestTimeoutMs });
+    return new KubeClient(loadKubeConfig(o.kubeconfigPath, o.context), { requestTimeoutMs: o.requestTimeoutMs });
   }
 
   /** Runs one call with the request timeout and the caller's signal, mapping failures to K8sError. */

@@ -35,3 +35,31 @@ describe('loadKubeConfig', () => {
     expect(() => loadKubeConfig('/nonexistent/kubeconfig')).toThrow(/\/nonexistent\/kubeconfig/);
   });
 });
+
+describe('loadKubeConfig contexts', () => {
+  it('selects a named context, and names the ones there are when it is missing', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'prescale-kc-'));
+    const file = join(dir, 'kubeconfig');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: a, cluster: {server: "https://127.0.0.1:1"}}, {name: b, cluster: {server: "https://127.0.0.1:2"}}]',
+        'users: [{name: u, user: {token: t}}]',
+        'contexts: [{name: one, context: {cluster: a, user: u}}, {name: two, context: {cluster: b, user: u}}]',
+        'current-context: one',
+      ].join('\n'),
+    );
+    try {
+      expect(loadKubeConfig(file).getCurrentCluster()?.server).toBe('https://127.0.0.1:1');
+      expect(loadKubeConfig(file, 'two').getCurrentCluster()?.server).toBe('https://127.0.0.1:2');
+      expect(() => loadKubeConfig(file, 'three')).toThrow('kubernetes.context: no context "three" in ' + file + ' (has: one, two)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

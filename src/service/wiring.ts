@@ -39,8 +39,11 @@ export function createClients(c: Config, clock: Clock): Clients {
     const scaling = new InMemoryScaling(clock);
     const kube = new InMemoryKube();
     for (const a of c.targets.flatMap((t) => t.actuators)) {
-      if (a.kind === 'cloneset') kube.addCloneSet(a.namespace, a.name, a.min);
-      else void scaling.registerScalableTarget(lambdaTargetKey(a.function, a.qualifier), { minCapacity: a.min, maxCapacity: a.max });
+      if (a.kind === 'cloneset') {
+        kube.addCloneSet(a.namespace, a.name, a.min);
+        // external-metric mode means an HPA owns the replicas; the stand-in cluster has one, as a real one would.
+        if (a.mode === 'external-metric') kube.addHpa({ namespace: a.namespace, name: a.name, targetApiVersion: 'apps.kruise.io/v1alpha1', targetKind: 'CloneSet', targetName: a.name });
+      } else void scaling.registerScalableTarget(lambdaTargetKey(a.function, a.qualifier), { minCapacity: a.min, maxCapacity: a.max });
     }
     return { scaling, kube, description: 'simulated (in-memory AWS and Kubernetes)' };
   }

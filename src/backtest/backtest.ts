@@ -8,7 +8,7 @@ import {
   type PlannerMemory,
   type PlanPolicy,
 } from '../plan/planner.js';
-import { fillGaps, resampleMean, sliceByTime, type Series } from '../series/series.js';
+import { fillGaps, resampleMean, sliceSeries, type Series } from '../series/series.js';
 import { CloneSetSimulator } from '../sim/cloneset.js';
 import { HPA_SYNC_MS, HpaSimulator, type ExternalMetricSpec } from '../sim/hpa.js';
 import { LambdaSimulator } from '../sim/lambda.js';
@@ -115,10 +115,27 @@ export function toMinuteSeries(s: Series): Series {
   throw new InputError(`backtest needs a trace whose step divides or is a multiple of one minute, ${s.stepMs / 1000} s given`);
 }
 
+/**
+ * Fills each gap with the last value before it (the first present value at the very start): unlike
+ * interpolation, it never uses a later value, so model input and observed load stay causal.
+ */
+export function holdGaps(s: Series): Series {
+  const v = Float64Array.from(s.values);
+  let last = v.find((x) => !Number.isNaN(x));
+  if (last === undefined) throw new InputError('backtest: the trace has no values at all, only gaps');
+  for (let i = 0; i < v.length; i++) {
+    if (Number.isNaN(v[i])) v[i] = last;
+    else last = v[i];
+  }
+  return { startMs: s.startMs, stepMs: s.stepMs, values: v };
+}
+
 interface Setup {
   readonly demand: Float64Array;
-  /** Filled per-minute load over the whole trace, and the index of `fromMs` in it. */
+  /** Per-minute load over the whole trace with gaps interpolated (the oracle's future), and the index of `fromMs` in it. */
   readonly full: Float64Array;
+  /** The same with each gap holding the last value before it: what a live system knew at the time. */
+  readonly observed: Float64Array;
   readonly first: number;
   readonly minutes: number;
   readonly podModel: CapacityModel;
@@ -133,7 +150,8 @@ type ForecastAt = (nowMs: number, i: number) => QuantileForecast;
 
 interface Prepared {
   readonly setup: Setup;
-  readonly filled: Series;
+  /** The per-minute trace with gaps left as NaN (the model's input is built from it causally). */
+  readonly raw: Series;
   readonly fromMs: number;
   readonly gapMinutes: number;
 }
@@ -152,12 +170,14 @@ function prepare(o: BacktestOptions): Prepared {
     throw new InputError(`backtest: the window ${iso(fromMs)} .. ${iso(o.toMs)} must be non-empty and inside the trace (${iso(minuteSeries.startMs)} .. ${iso(traceEnd)})`);
   }
   const filled = fillGaps(minuteSeries);
+  const held = holdGaps(minuteSeries);
   let gapMinutes = 0;
   for (let i = first; i < first + minutes; i++) if (Number.isNaN(minuteSeries.values[i])) gapMinutes++;
   const maxLead = Math.max(s.predictive.podLeadMinutes, s.predictive.pcLeadMinutes);
   const setup: Setup = {
     demand: filled.values.slice(first, first + minutes),
     full: filled.values,
+    observed: held.values,
     first,
     minutes,
     // The planner sizes pods on the HPA's own target, so its replicas and the HPA's agree at equal load.
@@ -167,7 +187,7 @@ function prepare(o: BacktestOptions): Prepared {
     pcPolicy: policyOf(s, s.predictive.pcLeadMinutes, { min: s.lambda.min, max: s.lambda.max }),
     horizonMinutes: Math.ceil(maxLead) + 1,
   };
-  return { setup, filled, fromMs, gapMinutes };
+  return { setup, raw: minuteSeries, fromMs, gapMinutes };
 }
 
 /** The actual future as a point forecast; past the end of the trace the last value is held. */
@@ -182,9 +202,9 @@ function oracleForecasts(setup: Setup): ForecastAt {
 
 export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
   const s = o.scenario;
-  const { setup, filled, fromMs, gapMinutes } = prepare(o);
+  const { setup, raw, fromMs, gapMinutes } = prepare(o);
   const wanted = o.strategies ?? STRATEGIES.filter((n) => n !== 'predictive' || o.forecaster);
-  const modelOptions = { filled, fromMs, stepMinutes: s.predictive.stepMinutes, horizonMinutes: setup.horizonMinutes };
+  const modelOptions = { raw, fromMs, stepMinutes: s.predictive.stepMinutes, horizonMinutes: setup.horizonMinutes };
   const { predictiveAt, fitSeconds } = wanted.includes('predictive')
     ? await fitModel(o, modelOptions)
     : { predictiveAt: undefined, fitSeconds: null };
@@ -243,7 +263,7 @@ function policyOf(s: Scenario, leadMinutes: number, bounds: { min: number; max: 
 }
 
 interface ModelForecastOptions {
-  readonly filled: Series;
+  readonly raw: Series;
   readonly fromMs: number;
   readonly stepMinutes: number;
   readonly horizonMinutes: number;
@@ -256,8 +276,9 @@ interface ModelForecastOptions {
  */
 async function modelForecasts(model: Forecaster, o: ModelForecastOptions): Promise<ForecastAt> {
   const stepMs = o.stepMinutes * MINUTE_MS;
-  const modelSeries = o.stepMinutes === 1 ? o.filled : fillGaps(resampleMean(o.filled, stepMs));
-  const train = sliceByTime(modelSeries, modelSeries.startMs, o.fromMs);
+  const modelSeries = holdGaps(o.stepMinutes === 1 ? o.raw : resampleMean(o.raw, stepMs));
+  // Only buckets that end by `fromMs`: a bucket straddling it would leak replayed minutes into training.
+  const train = sliceSeries(modelSeries, 0, Math.floor((o.fromMs - modelSeries.startMs) / stepMs));
   await model.fit(train);
   const modelHorizon = Math.ceil(o.horizonMinutes / o.stepMinutes) + 1;
   let lastK = -1;
@@ -323,7 +344,7 @@ async function replay(o: ReplayOptions): Promise<StrategyResult> {
     behavior: s.pods.hpa.behavior,
     tolerance: s.pods.hpa.tolerance,
   });
-  const observedAt = (i: number): number => setup.full[Math.max(0, setup.first + i - 1)];
+  const observedAt = (i: number): number => setup.observed[Math.max(0, setup.first + i - 1)];
   // Everything starts warm: sized for the load of the minute before the window.
   const clampPods = (n: number): number => Math.min(s.pods.max, Math.max(s.pods.min, n));
   const pods = new CloneSetSimulator(s.pods.readySeconds * 1000, clampPods(Math.ceil(observedAt(0) / target)));

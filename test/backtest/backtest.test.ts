@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { pointForecast, type Forecaster, type QuantileForecast } from '../../src/forecast/forecaster.js';
-import { runBacktest, perMinute, toMinuteSeries, summarize } from '../../src/backtest/backtest.js';
+import { holdGaps, runBacktest, perMinute, toMinuteSeries, summarize } from '../../src/backtest/backtest.js';
 import { parseScenario } from '../../src/backtest/scenario.js';
 import { makeSeries, endMs, type Series } from '../../src/series/series.js';
 
@@ -13,11 +13,14 @@ class DailyNaive implements Forecaster {
   readonly probabilistic = false;
   minTrainLength = 1440;
   fitted: Series | undefined;
+  /** End of each context predict was given: the model must never see the minute it is forecasting. */
+  contextEnds: number[] = [];
   async fit(series: Series): Promise<void> {
     this.fitted = series;
   }
   predict(horizon: number, context?: Series): QuantileForecast {
     const c = context ?? this.fitted!;
+    this.contextEnds.push(endMs(c));
     const m = 1440 * (MIN / c.stepMs);
     const n = c.values.length;
     return pointForecast(endMs(c), c.stepMs, Array.from({ length: horizon }, (_, h) => c.values[n - m + (h % m)]));
@@ -80,6 +83,19 @@ describe('runBacktest', () => {
     const from = T0 + 1440 * MIN + 30 * MIN;
     await runBacktest({ series, fromMs: from, toMs: from + 10 * MIN, scenario, forecaster: model, strategies: ['predictive'] });
     expect(endMs(model.fitted!)).toBe(from);
+    // one forecast per minute, each from the history up to (not including) that minute
+    expect(model.contextEnds).toEqual(Array.from({ length: 10 }, (_, i) => from + i * MIN));
+  });
+
+  it('with 5-minute model steps the model sees complete 5-minute buckets only, once per bucket', async () => {
+    const series = stepTrace(500, 20_000);
+    const model = new DailyNaive();
+    const from = T0 + 1440 * MIN + 32 * MIN;
+    const s5 = parseScenario({ pods: { max: 2000 }, predictive: { stepMinutes: 5 } });
+    await runBacktest({ series, fromMs: from, toMs: from + 10 * MIN, scenario: s5, forecaster: model, strategies: ['predictive'] });
+    expect(endMs(model.fitted!)).toBe(T0 + 1440 * MIN + 30 * MIN);
+    // minutes 32..41: buckets complete by then end at 30, 35 and 40
+    expect(model.contextEnds).toEqual([30, 35, 40].map((m) => T0 + 1440 * MIN + m * MIN));
   });
 
   it('rejects a window outside the trace, naming the times', async () => {
@@ -103,5 +119,11 @@ describe('helpers', () => {
   it('perMinute re-expresses a 5-min forecast from now', () => {
     const f = pointForecast(T0, 5 * MIN, [10, 20]);
     expect(Array.from(perMinute(f, T0 + 3 * MIN, 4).values[0])).toEqual([10, 10, 20, 20]);
+  });
+});
+
+describe('holdGaps', () => {
+  it('fills gaps with the last value before them, never a later one', () => {
+    expect(Array.from(holdGaps(makeSeries(T0, MIN, [NaN, 2, NaN, NaN, 5, NaN])).values)).toEqual([2, 2, 2, 2, 5, 5]);
   });
 });

@@ -191,11 +191,15 @@ function checkMeta(file: string, doc: unknown): ModelMeta {
     const v = doc[key];
     if (typeof v !== 'number' || !(v > 0)) throw new InputError(`${file}: ${key} must be a positive number, ${JSON.stringify(v)} given`);
   }
+  checkKindSection(file, doc);
+  return doc as unknown as ModelMeta;
+}
+
+function checkKindSection(file: string, doc: Record<string, unknown>): void {
   if (doc.kind === 'lstm' && !isRecord(doc.lstm)) throw new InputError(`${file}: an lstm model needs the "lstm" section (normalisation, window, features)`);
   if (doc.kind === 'holt-winters' && !(isRecord(doc.holtWinters) && isRecord(doc.holtWinters.params))) {
     throw new InputError(`${file}: a holt-winters model needs holtWinters.params`);
   }
-  return doc as unknown as ModelMeta;
 }
 
 /** Loads what `saveModel` wrote; a missing, corrupt or truncated file is an InputError naming it. */

@@ -499,20 +499,7 @@ async function trainLoop(a: { tf: Tf; model: tfTypes.LayersModel; data: TrainDat
   let epoch = 0;
   try {
     for (epoch = 1; epoch <= epochs; epoch++) {
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(rand() * (i + 1));
-        [order[i], order[j]] = [order[j], order[i]];
-      }
-      let sum = 0;
-      let batches = 0;
-      for (let b = 0; b < order.length; b += a.batch) {
-        const idx = order.slice(b, b + a.batch);
-        const [xs, xd, y] = gather(tf, data.train, idx, st);
-        const l = optimizer.minimize(() => lossFn(y, model.apply([xs, xd], { training: true }) as tfTypes.Tensor), true) as tfTypes.Scalar;
-        sum += (await l.data())[0];
-        tf.dispose([xs, xd, y, l]);
-        batches++;
-      }
+      const loss = await runEpoch({ tf, model, data, order, rand, batch: a.batch, optimizer, lossFn, st });
       const valLoss = tf.tidy(() => lossFn(valY, model.predict(valX) as tfTypes.Tensor).dataSync()[0]);
       if (valLoss < best - 1e-5) {
         best = valLoss;
@@ -520,7 +507,7 @@ async function trainLoop(a: { tf: Tf; model: tfTypes.LayersModel; data: TrainDat
         tf.dispose(bestWeights ?? []);
         bestWeights = model.getWeights().map((w) => w.clone());
       }
-      a.o.onEpoch?.({ epoch, epochs, loss: sum / Math.max(1, batches), valLoss, bestEpoch });
+      a.o.onEpoch?.({ epoch, epochs, loss, valLoss, bestEpoch });
       if (epoch - bestEpoch >= patience) break;
     }
     if (bestWeights) model.setWeights(bestWeights);
@@ -529,6 +516,35 @@ async function trainLoop(a: { tf: Tf; model: tfTypes.LayersModel; data: TrainDat
     optimizer.dispose();
   }
   return { epochsRun: Math.min(epoch, epochs), bestValLoss: best };
+}
+
+/** One pass over the training windows in a freshly shuffled order; returns the mean batch loss. */
+async function runEpoch(a: {
+  tf: Tf;
+  model: tfTypes.LayersModel;
+  data: TrainData;
+  order: number[];
+  rand: () => number;
+  batch: number;
+  optimizer: tfTypes.Optimizer;
+  lossFn: (yTrue: tfTypes.Tensor, yPred: tfTypes.Tensor) => tfTypes.Scalar;
+  st: { w: number; nd: number; h: number };
+}): Promise<number> {
+  const { tf, order } = a;
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(a.rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  let sum = 0;
+  let batches = 0;
+  for (let b = 0; b < order.length; b += a.batch) {
+    const [xs, xd, y] = gather(tf, a.data.train, order.slice(b, b + a.batch), a.st);
+    const l = a.optimizer.minimize(() => a.lossFn(y, a.model.apply([xs, xd], { training: true }) as tfTypes.Tensor), true) as tfTypes.Scalar;
+    sum += (await l.data())[0];
+    tf.dispose([xs, xd, y, l]);
+    batches++;
+  }
+  return sum / Math.max(1, batches);
 }
 
 function gather(tf: Tf, d: Arrays, idx: readonly number[], st: { w: number; nd: number; h: number }): [tfTypes.Tensor3D, tfTypes.Tensor2D, tfTypes.Tensor2D] {

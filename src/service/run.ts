@@ -83,11 +83,15 @@ export async function runOnce(config: Config): Promise<Decision[]> {
   const { backend } = await initTf();
   log.info({ backend }, 'tfjs backend');
   try {
-    if (b.elector) await b.elector.tryAcquireOrRenew();
+    // Keep renewing while models load and the cycle runs: leadership lapses after the renew deadline.
+    if (b.elector) {
+      await b.elector.tryAcquireOrRenew();
+      b.elector.start();
+    }
     await b.service.loadModels();
     return await b.service.runCycle();
   } finally {
-    await b.elector?.release().catch(() => undefined);
+    await b.elector?.stop().catch(() => undefined);
     await b.audit?.close();
   }
 }

@@ -188,11 +188,11 @@ export class PrescaleService {
     const now = this.o.clock.now();
     const from = now - t.config.history.days * DAY_MS;
     if (!st.history || endMs(st.history) < now - t.config.history.days * DAY_MS) {
-      st.history = await t.source.history(from, now, signal);
+      st.history = asRates(await untilAborted(t.source.history(from, now, signal), signal));
     } else {
       const keepTo = Math.max(st.history.startMs, endMs(st.history) - REREAD_MS);
       // A source may return more than asked for; only [keepTo, now) joins what is kept.
-      const fresh = sliceByTime(await t.source.history(keepTo, now, signal), keepTo, now);
+      const fresh = sliceByTime(asRates(await untilAborted(t.source.history(keepTo, now, signal), signal)), keepTo, now);
       const kept = sliceByTime(st.history, from, keepTo);
       st.history = kept.values.length > 0 && fresh.stepMs === kept.stepMs ? concatSeries(kept, fresh) : fresh;
     }
@@ -326,6 +326,35 @@ export class PrescaleService {
     if (!s) throw new Error(`unknown target ${name}`);
     return s;
   }
+}
+
+/**
+ * A source's series with what is not a request rate (negative, ±Infinity) as gaps, as the Prometheus source
+ * does: left in, a model fed them forecasts 0 after sanitising, and capacity would drop on garbage.
+ */
+export function asRates(s: Series): Series {
+  if (s.values.every((v) => Number.isNaN(v) || (Number.isFinite(v) && v >= 0))) return s;
+  return { ...s, values: Float64Array.from(s.values, (v) => (Number.isFinite(v) && v >= 0 ? v : NaN)) };
+}
+
+/** Settles with `p`, or rejects when `signal` aborts: a source that ignores the signal cannot hold up the cycle. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err as Error);
+      },
+    );
+  });
 }
 
 /** The newest present value at or after `sinceMs`, or undefined when the history is stale. */

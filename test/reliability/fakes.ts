@@ -14,13 +14,13 @@ import { MINUTE_MS } from '../../src/util/clock.js';
 export const T0 = Date.parse('2026-01-05T00:00:00Z');
 
 /** Targets named `names`, each a CloneSet of 100 QPS per replica (min 1, max 50) with the default scale-down delay. */
-export function configFor(names: readonly string[]): Config {
+export function configFor(names: readonly string[], model = 'auto'): Config {
   const targets = names
     .map(
       (n) => `
   - name: ${n}
     history: { source: csv, path: x.csv, days: 2 }
-    forecast: { stepMinutes: 1, horizonMinutes: 30 }
+    forecast: { stepMinutes: 1, horizonMinutes: 30, model: ${model} }
     actuators:
       - { kind: cloneset, namespace: default, name: ${n}, qpsPerReplica: 100, min: 1, max: 50, leadMinutes: 2 }`,
     )

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { makeSeries, type Series } from '../series/series.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import type { MetricSource } from './source.js';
@@ -24,8 +25,15 @@ interface PromResponse {
   status?: string;
   errorType?: string;
   error?: string;
-  data?: { resultType?: string; result?: { metric?: Record<string, string>; values?: [number, string][] }[] };
+  data?: { resultType?: string; result?: unknown };
 }
+
+const matrixSchema = z.array(
+  z.object({
+    metric: z.record(z.string(), z.string()).optional(),
+    values: z.array(z.tuple([z.number(), z.string()])).default([]),
+  }),
+);
 
 /** NaN, ±Inf (division by zero in PromQL) and negatives are not request rates: gaps. */
 function toRate(v: string): number {
@@ -110,21 +118,31 @@ export class PrometheusSource implements MetricSource {
 
   /** The single series of a query_range answer as [seconds, QPS] pairs; non-rates become NaN. */
   private parse(status: number, text: string): [number, number][] {
-    let body: PromResponse;
-    try {
-      body = JSON.parse(text) as PromResponse;
-    } catch {
-      throw new Error(`${this.description}: query_range answered HTTP ${status} with a body that is not JSON: ${text.slice(0, 200)}`);
-    }
+    const body = this.jsonObject(status, text) as PromResponse;
     if (body.status !== 'success') {
       throw new Error(`${this.description}: Prometheus error (HTTP ${status}) ${body.errorType ?? 'unknown'}: ${body.error ?? text.slice(0, 200)}`);
     }
-    const result = body.data?.result ?? [];
     if (body.data?.resultType !== 'matrix') throw new InputError(`${this.description}: expected a range vector (matrix), got ${String(body.data?.resultType)}`);
+    const parsed = matrixSchema.safeParse(body.data.result ?? []);
+    if (!parsed.success) throw new Error(`${this.description}: malformed matrix in the answer: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    const result = parsed.data;
     if (result.length > 1) {
       const labels = result.slice(0, 3).map((r) => JSON.stringify(r.metric ?? {}));
       throw new InputError(`${this.description}: returned ${result.length} series (${labels.join(', ')}…); the query must give one series, e.g. wrap it in sum(...)`);
     }
-    return result.length === 0 ? [] : (result[0].values ?? []).map(([t, v]) => [t, toRate(v)]);
+    return result.length === 0 ? [] : result[0].values.map(([t, v]) => [t, toRate(v)]);
+  }
+
+  private jsonObject(status: number, text: string): object {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      v = undefined;
+    }
+    if (!v || typeof v !== 'object' || Array.isArray(v)) {
+      throw new Error(`${this.description}: query_range answered HTTP ${status} with a body that is not a JSON object: ${text.slice(0, 200)}`);
+    }
+    return v;
   }
 }

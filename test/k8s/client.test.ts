@@ -63,3 +63,19 @@ describe('loadKubeConfig contexts', () => {
     }
   });
 });
+
+describe('statusMessage and toK8sError on any body (property-based)', () => {
+  it('never throw, and always give a short message', async () => {
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.jsonValue(), fc.jsonValue().map((v) => JSON.stringify(v))), fc.integer({ min: 100, max: 599 }), (body, code) => {
+        const m = statusMessage(body);
+        expect(typeof m).toBe('string');
+        const e = toK8sError('get x', new ApiException(code, 'm', body, {}), false);
+        expect(e.status).toBe(code);
+        expect(e.message.startsWith(`get x: HTTP ${code} `)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

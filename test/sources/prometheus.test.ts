@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import fc from 'fast-check';
 import { PROMETHEUS_MAX_POINTS, PrometheusSource } from '../../src/sources/prometheus.js';
 
 /**
@@ -182,7 +183,7 @@ describe('PrometheusSource faults (no Prometheus needed)', () => {
   it('reports a body that is not JSON (a proxy error page)', async () => {
     const fake: typeof fetch = async () => new Response('<html>502 Bad Gateway</html>', { status: 502 });
     const src = new PrometheusSource({ url: 'http://prom.invalid', query: 'up', stepSeconds: 60, fetch: fake });
-    await expect(src.history(START, START + 10 * MIN)).rejects.toThrow(/HTTP 502 with a body that is not JSON: <html>502/);
+    await expect(src.history(START, START + 10 * MIN)).rejects.toThrow(/HTTP 502 with a body that is not a JSON object: <html>502/);
   });
 
   it.each([
@@ -200,5 +201,35 @@ describe('PrometheusSource faults (no Prometheus needed)', () => {
       new Response(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values: [[t0, '1.5'], [t0 + 60, 'NaN'], [t0 + 120, '+Inf'], [t0 + 180, '-2']] }] } }));
     const s = await new PrometheusSource({ url: 'http://p', query: 'x', stepSeconds: 60, fetch: fake }).history(START, START + 5 * MIN);
     expect(Array.from(s.values)).toEqual([1.5, NaN, NaN, NaN, NaN]);
+  });
+});
+
+describe('PrometheusSource answers to anything (property-based)', () => {
+  const t0 = START / 1000;
+  const sample = fc.tuple(fc.integer({ min: -5, max: 15 }).map((k) => t0 + k * 60), fc.oneof(fc.double().map(String), fc.constantFrom('NaN', '+Inf', '-Inf', 'x', '')));
+  const body = fc.oneof(
+    fc.string(),
+    fc.jsonValue().map((v) => JSON.stringify(v)),
+    fc.array(sample, { maxLength: 30 }).map((values) => JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values }] } })),
+    fc.record({ status: fc.constant('error'), errorType: fc.string(), error: fc.string() }).map((v) => JSON.stringify(v)),
+    fc.jsonValue().map((result) => JSON.stringify({ status: 'success', data: { resultType: 'matrix', result } })),
+    fc.array(fc.jsonValue(), { maxLength: 5 }).map((values) => JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ values }] } })),
+  );
+  it('either gives a series of gaps and non-negative finite rates, or an Error naming the query', async () => {
+    await fc.assert(
+      fc.asyncProperty(body, fc.integer({ min: 200, max: 599 }), async (text, status) => {
+        const fake: typeof fetch = async () => new Response(text, { status });
+        const src = new PrometheusSource({ url: 'http://p', query: 'q', stepSeconds: 60, fetch: fake });
+        try {
+          const s = await src.history(START, START + 10 * MIN);
+          expect(s.values.length).toBe(10);
+          for (const v of s.values) expect(Number.isNaN(v) || (Number.isFinite(v) && v >= 0)).toBe(true);
+        } catch (err) {
+          expect(err).toBeInstanceOf(Error);
+          expect((err as Error).message.startsWith('prometheus "q": ')).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:https';
-import { statusMessage } from '../../src/k8s/client.js';
+import { KubeClient, statusMessage } from '../../src/k8s/client.js';
 import { CRD_PATH, KubeStandIn } from '../support/kube-standin.js';
 
 /**
@@ -110,6 +110,15 @@ describe('kubectl against the stand-in', () => {
     expect(fb.stderr.trim()).toBe(
       'Error from server (Forbidden): clonesets.apps.kruise.io "inventory" is forbidden: User "system:serviceaccount:prescale:prescale" cannot get resource "clonesets" in API group "apps.kruise.io" in the namespace "shop"',
     );
+  });
+
+  it('shows a Lease written by the elector\'s client with MicroTime renewTime', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const client = new KubeClient(kc);
+    await client.createLease('prescale', 'leader', { holderIdentity: 'pod-a', leaseDurationSeconds: 15, leaseTransitions: 0, renewTimeMs: Date.UTC(2026, 10, 27, 12, 0, 0, 123), resourceVersion: '' });
+    const r = await kubectl('get', 'leases', '-n', 'prescale', '-o', 'jsonpath={.items[0].spec.holderIdentity} {.items[0].spec.renewTime}');
+    expect(r.stdout).toBe('pod-a 2026-11-27T12:00:00.123000Z');
   });
 
   it('lists HPAs (autoscaling/v2)', async () => {

@@ -29,7 +29,7 @@ export interface AutoOptions {
 }
 
 /** The sanity bar the chosen forecaster's p90 should clear on the holdout (issue 2's "Done means"). */
-export const SANE = { maxUfr: 0.15, minCoverage: 0.85, maxCoverage: 0.97 } as const;
+export const SANE = { maxUfr: 0.15, maxPeakRatio: 1.35, minCoverage: 0.85, maxCoverage: 0.97 } as const;
 
 export function createCandidate(name: CandidateName, o: { stepMs: number; horizon: number; seed?: number; lstm?: LstmOptions }): Forecaster {
   switch (name) {
@@ -51,9 +51,9 @@ export function createCandidate(name: CandidateName, o: { stepMs: number; horizo
   }
 }
 
-/** Whether holdout scores clear the sanity bar: a p90 that rarely misses the peak and is calibrated. */
+/** Whether holdout scores clear the sanity bar: a p90 that rarely misses the peak, does not overshoot it much, and is calibrated. */
 export function isSane(s: MethodScores): boolean {
-  if (!(s.ufr <= SANE.maxUfr)) return false;
+  if (!(s.ufr <= SANE.maxUfr) || !(s.peakRatio <= SANE.maxPeakRatio)) return false;
   if (s.coverageP90 === null) return true;
   return s.coverageP90 >= SANE.minCoverage && s.coverageP90 <= SANE.maxCoverage;
 }

@@ -19,6 +19,7 @@ describe('pickBest', () => {
   it.each<[string, Partial<Record<CandidateName, MethodScores>>, CandidateName]>([
     ['lowest MASE when all are sane', { lstm: scores({ mase: 0.5 }), 'holt-winters': scores({ mase: 0.6 }) }, 'lstm'],
     ['skips a lower MASE whose p90 misses peaks', { lstm: scores({ mase: 0.5, ufr: 0.3 }), 'holt-winters': scores({ mase: 0.6 }) }, 'holt-winters'],
+    ['skips a lower MASE whose p90 overshoots peaks', { lstm: scores({ mase: 0.5, peakRatio: 1.6 }), 'holt-winters': scores({ mase: 0.6 }) }, 'holt-winters'],
     ['skips a lower MASE whose p90 is over-wide', { lstm: scores({ mase: 0.5, coverageP90: 0.99 }), 'holt-winters': scores({ mase: 0.6 }) }, 'holt-winters'],
     ['a point forecast is sane when it rarely misses the peak', { naive: scores({ mase: 0.4, ufr: 0.05, coverageP90: null }), lstm: scores({ mase: 0.5 }) }, 'naive'],
     ['none sane: the best probabilistic one', { naive: scores({ mase: 0.4, ufr: 0.5, coverageP90: null }), lstm: scores({ mase: 0.7, ufr: 0.3 }) }, 'lstm'],
@@ -36,6 +37,7 @@ describe('pickBest', () => {
     expect(isSane(scores({ ufr: 0.15, coverageP90: 0.85 }))).toBe(true);
     expect(isSane(scores({ ufr: 0.16 }))).toBe(false);
     expect(isSane(scores({ ufr: NaN }))).toBe(false);
+    expect(isSane(scores({ peakRatio: 1.36 }))).toBe(false);
   });
 });
 

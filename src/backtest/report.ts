@@ -29,6 +29,7 @@ interface ChartSeries {
   points: Point[];
   color?: string;
   dashed?: boolean;
+  hidden?: boolean;
 }
 
 /** One colour per strategy in every chart, so that the legend reads the same throughout. */
@@ -74,6 +75,10 @@ export function reportCharts(r: BacktestResult, scenario: Scenario): ChartSpec[]
       series: [
         { label: 'needed (QPS x duration)', kind: 'line', color: COLORS.demand, points: points(r.fromMs, r.pcNeeded) },
         ...names.map((n): ChartSeries => ({ label: `${n}: ready PC`, kind: 'step', color: COLORS[n], points: points(r.fromMs, tl(n).pcReady) })),
+        // The planner's scheduled MinCapacity shows the raises made ahead of the peak (hidden at first).
+        ...names
+          .filter((n) => n !== 'reactive')
+          .map((n): ChartSeries => ({ label: `${n}: scheduled MinCapacity`, kind: 'step', color: COLORS[n], dashed: true, hidden: true, points: points(r.fromMs, tl(n).plannedPc) })),
       ],
     },
     {

@@ -17,7 +17,7 @@ describe('backtest report', () => {
     const charts = reportCharts(r, scenario);
     expect(charts.map((c) => c.series.map((s) => s.label))).toEqual([
       ['demand', 'reactive: ready pods x 100 QPS', 'oracle: ready pods x 100 QPS'],
-      ['needed (QPS x duration)', 'reactive: ready PC', 'oracle: ready PC'],
+      ['needed (QPS x duration)', 'reactive: ready PC', 'oracle: ready PC', 'oracle: scheduled MinCapacity'],
       ['reactive', 'oracle'],
     ]);
     const demand = charts[0].series[0].points;

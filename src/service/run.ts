@@ -124,7 +124,7 @@ export async function runServe(config: Config): Promise<Running> {
   const metricsApi = await startExternalMetricsServerFromConfig(config.metricsApi, {
     store,
     clock: systemClock,
-    ...(config.metricsApi.fromConfigMap ? { kubeConfig: loadKubeConfig(config.kubernetes.kubeconfig) } : {}),
+    ...(config.metricsApi.fromConfigMap ? { kubeConfig: loadKubeConfig(config.kubernetes.kubeconfig, config.kubernetes.context) } : {}),
   });
   if (metricsApi) urls.push(`https://${config.metricsApi.host}:${metricsApi.port}/apis/external.metrics.k8s.io/v1beta1`);
 

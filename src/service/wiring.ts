@@ -50,7 +50,7 @@ export function createClients(c: Config, clock: Clock): Clients {
   const aws = { region: c.aws.region, ...(c.aws.endpoint ? { endpoint: c.aws.endpoint } : {}) };
   return {
     ...(usesAws(c) ? { scaling: createScalingApi(aws), metricData: createMetricDataApi(aws) } : {}),
-    ...(usesKube(c) ? { kube: new KubeClient(loadKubeConfig(c.kubernetes.kubeconfig)) } : {}),
+    ...(usesKube(c) ? { kube: new KubeClient(loadKubeConfig(c.kubernetes.kubeconfig, c.kubernetes.context)) } : {}),
     description: `aws ${c.aws.region}${c.aws.endpoint ? ` at ${c.aws.endpoint}` : ''}; kubernetes ${c.kubernetes.kubeconfig ?? 'default loading'}`,
   };
 }

@@ -1,4 +1,5 @@
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
+import { log } from '../obs/log.js';
 import type { Server } from 'node:http';
 import { once } from 'node:events';
 
@@ -26,7 +27,21 @@ export function createHttpApp(o: HttpAppOptions): Express {
     res.status(r.ready ? 200 : 503).json({ ready: r.ready, ...r.details });
   });
   for (const r of o.routers) app.use(r);
+  app.use(jsonErrors);
   return app;
+}
+
+/**
+ * Errors as JSON, never express's default HTML page, which carries the stack trace and file paths (a
+ * malformed percent-encoding in a path, or a body that is not JSON, end up here).
+ */
+function jsonErrors(err: unknown, req: Request, res: Response, next: NextFunction): void {
+  if (res.headersSent) return next(err);
+  const e = err as { status?: unknown; statusCode?: unknown; message?: unknown };
+  const code = Number(e.status ?? e.statusCode);
+  const status = Number.isInteger(code) && code >= 400 && code < 600 ? code : 500;
+  if (status >= 500) log.error({ path: req.path, err: String(e.message) }, 'request failed');
+  res.status(status).json({ error: status < 500 && typeof e.message === 'string' ? e.message : 'internal error' });
 }
 
 export async function listen(app: Express, port: number, host: string): Promise<Server> {

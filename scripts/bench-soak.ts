@@ -1,0 +1,142 @@
+/**
+ * npm run bench:soak — simulated days of one-minute cycles for many targets on a fake clock: the demo config
+ * (simulated AWS and Kubernetes, dryRun false so the in-memory actuators really reconcile) with its target
+ * repeated, the shipped model (models/demo) when it exists, else holt-winters. Samples RSS, heap (after a GC
+ * when node runs with --expose-gc) and live tensors every simulated hour; checks every cycle decided for every
+ * actuator at its own minute and finished inside its minute of wall time (else the next would overlap).
+ * Usage: tsx --expose-gc scripts/bench-soak.ts [--days 7] [--targets 50] [--no-write]
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+import { initTf, liveTensorCount } from '../src/forecast/tf-backend.js';
+import { buildService } from '../src/service/run.js';
+import { HOUR_MS, ManualClock, MINUTE_MS } from '../src/util/clock.js';
+import { machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, def: number): number => {
+  const i = args.indexOf(name);
+  const v = i >= 0 ? Number(args[i + 1]) : def;
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a whole number > 0, got ${args[i + 1]}`);
+  return v;
+};
+const days = arg('--days', 7);
+const nTargets = arg('--targets', 50);
+const write = !args.includes('--no-write');
+
+/** The demo config with its target repeated n times, actuating for real against the in-memory stand-ins. */
+function soakConfig(n: number, modelsDir: string): { config: Config; model: string } {
+  const file = path.resolve('config/demo.yaml');
+  const base = parseConfig(readFileSync(file, 'utf8'), file);
+  const t = base.targets[0];
+  const shipped = t.forecast.modelPath !== undefined && existsSync(path.join(t.forecast.modelPath, 'meta.json'));
+  // Without the shipped model every target would train its own in a child process: holt-winters, and say so.
+  const forecast = shipped ? t.forecast : { ...t.forecast, model: 'holt-winters' as const, modelPath: undefined };
+  const config: Config = {
+    ...base,
+    dryRun: false,
+    simulated: true,
+    audit: {},
+    metricsApi: { ...base.metricsApi, enabled: false },
+    modelsDir,
+    targets: Array.from({ length: n }, (_, i) => ({
+      ...t,
+      name: `t${i}`,
+      forecast,
+      actuators: t.actuators.map((a) => (a.kind === 'lambda-provisioned-concurrency' ? { ...a, function: `fn${i}` } : { ...a, name: `cs${i}` })),
+    })),
+  };
+  return { config, model: shipped ? `shipped ${path.relative(process.cwd(), t.forecast.modelPath ?? '')}` : 'holt-winters (no shipped model)' };
+}
+
+interface Sample {
+  hour: number;
+  rssMb: number;
+  heapMb: number;
+  tensors: number;
+}
+
+async function main(): Promise<void> {
+  const { backend } = await initTf();
+  const modelsDir = mkdtempSync(path.join(tmpdir(), 'prescale-soak-'));
+  const { config, model } = soakConfig(nTargets, modelsDir);
+  const start = Date.parse('2026-03-02T00:00:00Z');
+  const clock = new ManualClock(start);
+  const b = await buildService(config, { clock });
+  await b.service.loadModels();
+  const perCycle = config.targets.reduce((n, t) => n + t.actuators.length, 0);
+  const mb = (x: number): number => Math.round((x / 2 ** 20) * 10) / 10;
+  const sample = (hour: number): Sample => {
+    global.gc?.();
+    const m = process.memoryUsage();
+    return { hour, rssMb: mb(m.rss), heapMb: mb(m.heapUsed), tensors: liveTensorCount() };
+  };
+
+  const cycles = days * 1440;
+  const samples: Sample[] = [sample(0)];
+  let missed = 0;
+  let late = 0;
+  let errors = 0;
+  let slowestS = 0;
+  const wall0 = performance.now();
+  for (let c = 0; c < cycles; c++) {
+    const now = clock.now();
+    const t0 = performance.now();
+    const decisions = await b.service.runCycle();
+    const s = (performance.now() - t0) / 1000;
+    slowestS = Math.max(slowestS, s);
+    // A live cycle has its minute: one taking longer would overlap the next tick (NonOverlappingJob skips it).
+    if (s >= 60) late++;
+    if (decisions.length !== perCycle || decisions.some((d) => d.atMs !== now)) missed++;
+    errors += decisions.filter((d) => d.actions.some((a) => a.result === 'error')).length;
+    clock.advance(MINUTE_MS);
+    if ((c + 1) % 60 === 0) {
+      samples.push(sample((clock.now() - start) / HOUR_MS));
+      if (samples.length % 24 === 1) {
+        const last = samples[samples.length - 1];
+        console.error(`day ${Math.round(last.hour / 24)}: rss ${last.rssMb} MB heap ${last.heapMb} MB tensors ${last.tensors} (${((performance.now() - wall0) / 1000).toFixed(0)} s)`);
+      }
+    }
+  }
+  const wallS = (performance.now() - wall0) / 1000;
+  await b.audit?.close();
+  rmSync(modelsDir, { recursive: true, force: true });
+
+  // Flat: after the first simulated hour (warm-up: histories and model state fill up), the second half's
+  // samples are no higher than the first half's maximum plus 10 %, and the tensor count never moves.
+  const steady = samples.slice(1);
+  const half = Math.floor(steady.length / 2);
+  const maxOf = (xs: Sample[], k: keyof Sample): number => Math.max(...xs.map((x) => x[k]));
+  const flat = (k: 'rssMb' | 'heapMb'): boolean => maxOf(steady.slice(half), k) <= maxOf(steady.slice(0, half), k) * 1.1;
+  const tensorsFlat = new Set(steady.map((x) => x.tensors)).size === 1;
+  const first = steady[0];
+  const last = steady[steady.length - 1];
+  const ok = missed === 0 && late === 0 && flat('rssMb') && flat('heapMb') && tensorsFlat;
+
+  const gcNote = global.gc ? 'after a forced GC' : 'without a forced GC (node lacked --expose-gc)';
+  const cmd = `npm run bench:soak -- --days ${days} --targets ${nTargets}`;
+  const md = [
+    `Command: \`${cmd}\` (${machineLine()}; tfjs backend ${backend}).`,
+    '',
+    `${days} simulated day(s) of one-minute cycles, ${nTargets} targets × ${perCycle / nTargets} actuators (Lambda + CloneSet, in-memory AWS/Kubernetes, dryRun false), model: ${model}, fake clock.`,
+    '',
+    '| measure | first hour | last hour | max | flat |',
+    '|---|---:|---:|---:|---|',
+    `| RSS (MB) | ${first.rssMb} | ${last.rssMb} | ${maxOf(steady, 'rssMb')} | ${flat('rssMb') ? 'yes' : 'NO'} |`,
+    `| heap used (MB, ${gcNote}) | ${first.heapMb} | ${last.heapMb} | ${maxOf(steady, 'heapMb')} | ${flat('heapMb') ? 'yes' : 'NO'} |`,
+    `| live tensors | ${first.tensors} | ${last.tensors} | ${maxOf(steady, 'tensors')} | ${tensorsFlat ? 'yes' : 'NO'} |`,
+    '',
+    `Cycles: ${cycles} run (${days} × 1440), ${missed} missed (a cycle without a decision for every actuator at its minute), ${late} over their 60 s minute; slowest cycle ${slowestS.toFixed(2)} s; ${errors} decisions with an actuation error.`,
+    `Wall time: ${wallS.toFixed(0)} s (${((wallS / cycles) * 1000).toFixed(1)} ms per cycle of ${nTargets} targets).`,
+    '',
+    `Flat means: after the first simulated hour, the second half's maximum is within 10 % of the first half's maximum, and the tensor count never changes. Verdict: ${ok ? 'PASS' : 'FAIL'}.`,
+  ].join('\n');
+  console.log(md);
+  if (write) writeBenchmarkSection('soak', md);
+  if (!ok) process.exitCode = 1;
+}
+
+await main();

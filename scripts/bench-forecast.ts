@@ -7,6 +7,7 @@
  *
  * `--fast` skips the methods that train a neural network (lstm, and auto, which trains one to compare).
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,6 +142,17 @@ function timeTable(results: TraceResult[], methods: MethodName[]): string[] {
   return lines;
 }
 
+/** The commit the numbers belong to (with "+changes" when the tree had uncommitted edits). */
+function gitHead(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const peers = readPeers();
@@ -164,8 +176,9 @@ async function main(): Promise<void> {
   }
   const totalSeconds = (performance.now() - started) / 1000;
   const command = `npm run bench:forecast${args.argv ? ` -- ${args.argv}` : ''}`;
+  const commit = gitHead();
   const body = [
-    `Command: \`${command}\` — ${new Date().toISOString().slice(0, 16)}Z, total ${totalSeconds.toFixed(0)} s.`,
+    `Command: \`${command}\` at commit ${commit} — ${new Date().toISOString().slice(0, 16)}Z, total ${totalSeconds.toFixed(0)} s.`,
     `Machine: ${machineLine()}.`,
     '',
     'Protocol v1 (../shared/BENCHMARK.md; `prescale evaluate` runs the same code): resolution max(native, 5 min), horizon 30 min,',

@@ -45,7 +45,13 @@ export function parseConfig(text: string, file: string): Readonly<Config> {
   if (doc.errors.length > 0) {
     throw new InputError(`${file}: not valid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
   }
-  const input: unknown = doc.toJS();
+  let input: unknown;
+  try {
+    input = doc.toJS();
+  } catch (err: unknown) {
+    // Parses, yet cannot become data: an alias to an anchor defined later, an alias loop (`*a` before `&a`).
+    throw new InputError(`${file}: not valid YAML: ${errorMessage(err)}`, { cause: err });
+  }
   const result = configSchema.safeParse(input);
   if (!result.success) throw new InputError(formatIssues(file, result.error.issues, input));
   return deepFreeze(resolvePaths(result.data, path.dirname(path.resolve(file))));

@@ -8,6 +8,7 @@ import {
   type PlannerMemory,
   type PlanPolicy,
 } from '../plan/planner.js';
+import { dayAgoLevels } from '../plan/baseline.js';
 import { fillGaps, resampleMean, sliceSeries, type Series } from '../series/series.js';
 import { CloneSetSimulator } from '../sim/cloneset.js';
 import { HPA_SYNC_MS, HpaSimulator, type ExternalMetricSpec } from '../sim/hpa.js';
@@ -358,6 +359,9 @@ async function replay(o: ReplayOptions): Promise<StrategyResult> {
     initial: capacityFor(observedAt(0), setup.pcModel),
   });
   const tl = newTimeline(setup.minutes);
+  // What a live system knew, as a series: event multipliers scale the load of a day earlier (dayAgoLevels).
+  const observedSeries: Series = { startMs: o.fromMs - setup.first * MINUTE_MS, stepMs: MINUTE_MS, values: setup.observed };
+  const multipliers = [...o.events.pods, ...o.events.pc].some((e) => e.multiplier !== undefined);
   let podMem: PlannerMemory | undefined;
   let pcMem: PlannerMemory | undefined;
   let podSeconds = 0;
@@ -372,8 +376,9 @@ async function replay(o: ReplayOptions): Promise<StrategyResult> {
     let plannedQps: number | undefined;
     if (o.forecastAt) {
       const forecast = o.forecastAt(t, i);
-      const podPlan = plan({ nowMs: t, forecast, observedQps: observed, currentCapacity: pods.specReplicas(), events: o.events.pods, memory: podMem }, setup.podModel, setup.podPolicy);
-      const pcPlan = plan({ nowMs: t, forecast, observedQps: observed, currentCapacity: lambda.desired(), events: o.events.pc, memory: pcMem }, setup.pcModel, setup.pcPolicy);
+      const normalQps = multipliers ? dayAgoLevels(observedSeries, forecast, t) : undefined;
+      const podPlan = plan({ nowMs: t, forecast, observedQps: observed, currentCapacity: pods.specReplicas(), events: o.events.pods, normalQps, memory: podMem }, setup.podModel, setup.podPolicy);
+      const pcPlan = plan({ nowMs: t, forecast, observedQps: observed, currentCapacity: lambda.desired(), events: o.events.pc, normalQps, memory: pcMem }, setup.pcModel, setup.pcPolicy);
       podMem = podPlan.memory;
       pcMem = pcPlan.memory;
       // What prescale's Lambda actuator does: a scheduled action sets MinCapacity to the plan at its time.

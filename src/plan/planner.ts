@@ -42,7 +42,10 @@ export interface EventFloor {
   readonly endMs: number;
   /** Capacity never planned below this during the event. */
   readonly minCapacity?: number;
-  /** QPS never planned below this multiple of the forecast's p50 during the event (for a model unaware of it). */
+  /**
+   * QPS never planned below this multiple of normal load during the event: `PlanInput.normalQps` (the load
+   * a day earlier, see dayAgoLevels), else the forecast's p50.
+   */
   readonly multiplier?: number;
 }
 
@@ -83,6 +86,8 @@ export interface PlanInput {
   /** When true (stale history, failing model), never plan below the current capacity. */
   readonly fallback?: boolean;
   readonly events?: readonly EventFloor[];
+  /** Normal load per forecast step, what event multipliers scale (NaN entries fall back to the p50). */
+  readonly normalQps?: ArrayLike<number>;
   readonly memory?: PlannerMemory;
 }
 
@@ -137,16 +142,17 @@ interface Wish {
 }
 
 /** QPS planned for each step: max of the quantile over [t, t + lead], with event multipliers as floors. */
-function windowQps(f: QuantileForecast, policy: PlanPolicy, events: readonly EventFloor[]): Float64Array {
+function windowQps(f: QuantileForecast, policy: PlanPolicy, events: readonly EventFloor[], normal?: ArrayLike<number>): Float64Array {
   const row = quantileRow(f, policy.quantile);
   const p50 = quantileRow(f, 0.5);
+  const base = (k: number): number => (normal && Number.isFinite(normal[k]) ? normal[k] : p50[k]);
   const out = new Float64Array(f.horizon);
   const leadSteps = Math.max(0, Math.ceil((policy.leadMinutes * MINUTE_MS) / f.stepMs));
   for (let h = 0; h < f.horizon; h++) {
     let m = 0;
     for (let k = h; k <= Math.min(f.horizon - 1, h + leadSteps); k++) {
       const t = f.startMs + k * f.stepMs;
-      m = Math.max(m, row[k], p50[k] * eventMultiplier(events, t));
+      m = Math.max(m, row[k], base(k) * eventMultiplier(events, t));
     }
     out[h] = m;
   }
@@ -183,7 +189,7 @@ function rawWishes(input: PlanInput, model: CapacityModel, policy: PlanPolicy): 
     }
   };
   const f = input.fallback ? undefined : input.forecast;
-  const qpsSteps = f ? windowQps(f, policy, events) : new Float64Array([observed]);
+  const qpsSteps = f ? windowQps(f, policy, events, input.normalQps) : new Float64Array([observed]);
   for (let h = 0; h < qpsSteps.length; h++) {
     // Step h of the forecast covers [start + h*step, start + (h+1)*step); step 0 holds now, which may be
     // past its start, so the first point is now and the others sit where their steps begin.

@@ -2,6 +2,7 @@ import type { Actuator, ActionRecord } from '../actuators/actuator.js';
 import type { TargetConfig } from '../config/schema.js';
 import { quantileRow, type QuantileForecast } from '../forecast/forecaster.js';
 import { log } from '../obs/log.js';
+import { dayAgoLevels } from '../plan/baseline.js';
 import { emptyMemory, plan, type EventFloor, type Plan, type PlannerMemory } from '../plan/planner.js';
 import { concatSeries, endMs, fillGaps, resampleMean, sliceByTime, type Series } from '../series/series.js';
 import type { MetricSource } from '../sources/source.js';
@@ -241,15 +242,16 @@ export class PrescaleService {
     const st = this.mustState(t.config.name);
     const obs = await this.observe(t, st, now, signal);
     const { forecast, observedQps, fallback } = obs;
-    const pinned = st.pin && st.pin.untilMs > now ? [{ name: 'pin', startMs: now, endMs: st.pin.untilMs, minCapacity: st.pin.minCapacity }] : [];
-    const events = [...eventFloors(t.config), ...pinned];
+    const pinned: EventFloor[] = st.pin && st.pin.untilMs > now ? [{ name: 'pin', startMs: now, endMs: st.pin.untilMs, minCapacity: st.pin.minCapacity }] : [];
+    const events: EventFloor[] = [...eventFloors(t.config), ...pinned];
     const paused = t.config.paused || (st.pausedUntilMs ?? 0) > now;
+    const normalQps = forecast && obs.history && events.some((e) => e.multiplier !== undefined) ? dayAgoLevels(obs.history, forecast, now) : undefined;
     const decisions: Decision[] = [];
     const actuatorSnaps: ActuatorSnapshot[] = [];
     for (const a of t.actuators) {
       const current = await a.currentCapacity(signal).catch(() => undefined);
       const p = plan(
-        { nowMs: now, forecast, observedQps, currentCapacity: current, fallback: fallback !== undefined, events, memory: st.memory.get(a.id) ?? emptyMemory },
+        { nowMs: now, forecast, observedQps, currentCapacity: current, fallback: fallback !== undefined, events, normalQps, memory: st.memory.get(a.id) ?? emptyMemory },
         a.model,
         { ...a.policy, quantile: t.config.forecast.quantile },
       );

@@ -101,3 +101,16 @@ describe('plan timing', () => {
     expect(p.schedule.map((s) => s.capacity)).toEqual([1, 9, 9]);
   });
 });
+
+describe('event multipliers', () => {
+  const events = [{ name: 'promo', startMs: 0, endMs: 10 * MIN, multiplier: 4 }];
+  it('scale the normal load (a day earlier) when given, so a model that already sees the uplift is not multiplied again', () => {
+    // the model forecasts the uplift already: 400 QPS; normal load a day earlier was 100
+    const p = plan({ nowMs: 0, forecast: fc(0, [400, 400]), observedQps: 400, events, normalQps: [100, 100] }, pods, policy);
+    expect(p.current).toMatchObject({ capacity: 4, qps: 400 });
+  });
+  it('fall back to the p50 where the normal load is unknown', () => {
+    const p = plan({ nowMs: 0, forecast: fc(0, [100, 100]), observedQps: 100, events, normalQps: [NaN, NaN] }, pods, policy);
+    expect(p.current.capacity).toBe(4);
+  });
+});

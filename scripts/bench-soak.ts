@@ -93,6 +93,9 @@ async function main(): Promise<void> {
     if (decisions.length !== perCycle || decisions.some((d) => d.atMs !== now)) missed++;
     errors += decisions.filter((d) => d.actions.some((a) => a.result === 'error')).length;
     clock.advance(MINUTE_MS);
+    // Live, each cycle is its own timer callback and the event loop runs I/O in between. Here every await
+    // resolves at once; without this yield the log lines would pile up unwritten in the heap.
+    await new Promise((r) => setImmediate(r));
     if ((c + 1) % 60 === 0) {
       samples.push(sample((clock.now() - start) / HOUR_MS));
       if (samples.length % 24 === 1) {
@@ -105,15 +108,17 @@ async function main(): Promise<void> {
   await b.audit?.close();
   rmSync(modelsDir, { recursive: true, force: true });
 
-  // Flat: after the first simulated hour (warm-up: histories and model state fill up), the second half's
-  // samples are no higher than the first half's maximum plus 10 %, and the tensor count never moves.
+  // Flat: measured from a reference point after warm-up (the end of day 1, when the one-day windows of past
+  // forecasts and charts are full; hour 1 for shorter runs), the last sample is within 5 % of it, and the
+  // tensor count never changes after the first hour. The slope says how fast anything grows.
   const steady = samples.slice(1);
-  const half = Math.floor(steady.length / 2);
+  const ref = samples.find((x) => x.hour === (days > 1 ? 24 : 1)) ?? steady[0];
+  const last = steady[steady.length - 1];
   const maxOf = (xs: Sample[], k: keyof Sample): number => Math.max(...xs.map((x) => x[k]));
-  const flat = (k: 'rssMb' | 'heapMb'): boolean => maxOf(steady.slice(half), k) <= maxOf(steady.slice(0, half), k) * 1.1;
+  const flat = (k: 'rssMb' | 'heapMb'): boolean => last[k] <= ref[k] * 1.05;
+  const perDay = (k: 'rssMb' | 'heapMb'): string => (last.hour > ref.hour ? (((last[k] - ref[k]) / (last.hour - ref.hour)) * 24).toFixed(2) : 'n/a');
   const tensorsFlat = new Set(steady.map((x) => x.tensors)).size === 1;
   const first = steady[0];
-  const last = steady[steady.length - 1];
   const ok = missed === 0 && late === 0 && flat('rssMb') && flat('heapMb') && tensorsFlat;
 
   const gcNote = global.gc ? 'after a forced GC' : 'without a forced GC (node lacked --expose-gc)';
@@ -123,16 +128,16 @@ async function main(): Promise<void> {
     '',
     `${days} simulated day(s) of one-minute cycles, ${nTargets} targets × ${perCycle / nTargets} actuators (Lambda + CloneSet, in-memory AWS/Kubernetes, dryRun false), model: ${model}, fake clock.`,
     '',
-    '| measure | first hour | last hour | max | flat |',
-    '|---|---:|---:|---:|---|',
-    `| RSS (MB) | ${first.rssMb} | ${last.rssMb} | ${maxOf(steady, 'rssMb')} | ${flat('rssMb') ? 'yes' : 'NO'} |`,
-    `| heap used (MB, ${gcNote}) | ${first.heapMb} | ${last.heapMb} | ${maxOf(steady, 'heapMb')} | ${flat('heapMb') ? 'yes' : 'NO'} |`,
-    `| live tensors | ${first.tensors} | ${last.tensors} | ${maxOf(steady, 'tensors')} | ${tensorsFlat ? 'yes' : 'NO'} |`,
+    `| measure | hour 1 | hour ${ref.hour} (reference) | last (hour ${last.hour}) | max | growth per day after the reference | flat |`,
+    '|---|---:|---:|---:|---:|---:|---|',
+    `| RSS (MB) | ${first.rssMb} | ${ref.rssMb} | ${last.rssMb} | ${maxOf(steady, 'rssMb')} | ${perDay('rssMb')} | ${flat('rssMb') ? 'yes' : 'NO'} |`,
+    `| heap used (MB, ${gcNote}) | ${first.heapMb} | ${ref.heapMb} | ${last.heapMb} | ${maxOf(steady, 'heapMb')} | ${perDay('heapMb')} | ${flat('heapMb') ? 'yes' : 'NO'} |`,
+    `| live tensors | ${first.tensors} | ${ref.tensors} | ${last.tensors} | ${maxOf(steady, 'tensors')} | | ${tensorsFlat ? 'yes' : 'NO'} |`,
     '',
     `Cycles: ${cycles} run (${days} × 1440), ${missed} missed (a cycle without a decision for every actuator at its minute), ${late} over their 60 s minute; slowest cycle ${slowestS.toFixed(2)} s; ${errors} decisions with an actuation error.`,
     `Wall time: ${wallS.toFixed(0)} s (${((wallS / cycles) * 1000).toFixed(1)} ms per cycle of ${nTargets} targets).`,
     '',
-    `Flat means: after the first simulated hour, the second half's maximum is within 10 % of the first half's maximum, and the tensor count never changes. Verdict: ${ok ? 'PASS' : 'FAIL'}.`,
+    `Flat means: the last sample is within 5 % of the reference (end of simulated day 1; hour 1 for a one-day run), and the tensor count never changes after hour 1. Verdict: ${ok ? 'PASS' : 'FAIL'}.`,
   ].join('\n');
   console.log(md);
   if (write) writeBenchmarkSection('soak', md);

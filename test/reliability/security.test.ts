@@ -95,7 +95,7 @@ describe('prescale serve under hostile requests', () => {
     'constructor',
     'checkout%0D%0ASet-Cookie:%20x=1',
     'x'.repeat(8000),
-  ])('GET /api/targets/%s: a 4xx JSON answer, never a 5xx, no HTML, no stack trace', async (weird) => {
+  ])('GET /api/targets/<%#: hostile name>: a 4xx JSON answer, never a 5xx, no HTML, no stack trace', async (weird) => {
     const res = await fetch(`${base}/api/targets/${weird}`);
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
@@ -120,15 +120,15 @@ describe('prescale serve under hostile requests', () => {
   });
 
   it.each([
-    ['/admin/targets/__proto__/pause', '{"minutes":5}', 404],
-    ['/admin/targets/checkout/__proto__', '{"minutes":5}', 404],
-    ['/admin/targets/checkout/pause', '{"minutes":', 400],
-    ['/admin/targets/checkout/pause', '{"minutes":"5"}', 400],
-    ['/admin/targets/checkout/pause', '{"minutes":1e400}', 400],
-    ['/admin/targets/checkout/pin', '{"minutes":5,"minCapacity":-1}', 400],
-    ['/admin/targets/checkout/pin', '{"__proto__":{"minCapacity":5},"minutes":5}', 400],
-    ['/admin/targets/checkout/pause', `{"minutes":5,"pad":"${'x'.repeat(5000)}"}`, 413],
-  ])('admin API with the token: %s %s → %i', async (p, body, status) => {
+    ['an unknown target __proto__', '/admin/targets/__proto__/pause', '{"minutes":5}', 404],
+    ['an unknown action __proto__', '/admin/targets/checkout/__proto__', '{"minutes":5}', 404],
+    ['a body that is not JSON', '/admin/targets/checkout/pause', '{"minutes":', 400],
+    ['minutes as a string', '/admin/targets/checkout/pause', '{"minutes":"5"}', 400],
+    ['minutes = 1e400 (Infinity)', '/admin/targets/checkout/pause', '{"minutes":1e400}', 400],
+    ['a negative minCapacity', '/admin/targets/checkout/pin', '{"minutes":5,"minCapacity":-1}', 400],
+    ['minCapacity smuggled through __proto__', '/admin/targets/checkout/pin', '{"__proto__":{"minCapacity":5},"minutes":5}', 400],
+    ['a body over the 4 kB limit', '/admin/targets/checkout/pause', `{"minutes":5,"pad":"${'x'.repeat(5000)}"}`, 413],
+  ])('admin API with the token, %s: a 4xx JSON answer', async (_what, p, body, status) => {
     const res = await admin(p, body, ADMIN_TOKEN);
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);

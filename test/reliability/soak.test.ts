@@ -58,6 +58,7 @@ describe('soak (short)', () => {
             expect(d.actions.filter((a) => a.result === 'error')).toEqual([]);
           }
           clock.advance(MINUTE_MS);
+          await new Promise((r) => setImmediate(r)); // the event loop runs between cycles, as under cron
         }
         tensorsAfterHour.push(liveTensorCount());
       }

@@ -6,7 +6,9 @@ import { lambdaActuatorFromConfig } from '../actuators/lambda-pc.js';
 import { createMetricDataApi, createScalingApi, type MetricDataApi, type ScalingApi, type TargetKey } from '../aws/clients.js';
 import type { ActuatorConfig, Config, HistoryConfig, TargetConfig } from '../config/schema.js';
 import { KubeClient, loadKubeConfig, type HpaApi, type LeaseApi, type ScaleApi } from '../k8s/client.js';
+import type { RateUnit } from '../series/csv.js';
 import { loadSeriesFile } from '../series/load.js';
+import type { Series } from '../series/series.js';
 import { cloudWatchSourceFromConfig } from '../sources/cloudwatch.js';
 import { CsvReplaySource } from '../sources/csv-replay.js';
 import { PrometheusSource } from '../sources/prometheus.js';
@@ -60,7 +62,25 @@ function need<T>(v: T | undefined, what: string): T {
   return v;
 }
 
-export function createSource(h: HistoryConfig, deps: { clients: Clients; clock: Clock; startedAtMs: number }): MetricSource {
+/** Trace files read once per (file, column, unit), however many targets replay them; the series are never mutated. */
+export class TraceCache {
+  private readonly cache = new Map<string, Series>();
+  load(file: string, valueColumn: string | undefined, unit: RateUnit): Series {
+    const key = JSON.stringify([file, valueColumn ?? null, unit]);
+    let s = this.cache.get(key);
+    if (!s) this.cache.set(key, (s = loadSeriesFile(file, { valueColumn, unit }).series));
+    return s;
+  }
+}
+
+export interface SourceDeps {
+  readonly clients: Clients;
+  readonly clock: Clock;
+  readonly startedAtMs: number;
+  readonly traces: TraceCache;
+}
+
+export function createSource(h: HistoryConfig, deps: SourceDeps): MetricSource {
   switch (h.source) {
     case 'cloudwatch':
       return cloudWatchSourceFromConfig(h, { api: need(deps.clients.metricData, 'CloudWatch'), clock: deps.clock });
@@ -72,7 +92,7 @@ export function createSource(h: HistoryConfig, deps: { clients: Clients; clock: 
         ...(h.bearerTokenFile ? { bearerToken: readSecretFile(h.bearerTokenFile, 'history.bearerTokenFile') } : {}),
       });
     case 'csv': {
-      const { series } = loadSeriesFile(h.path, { valueColumn: h.valueColumn, unit: h.unit });
+      const series = deps.traces.load(h.path, h.valueColumn, h.unit);
       return new CsvReplaySource({
         trace: series,
         description: `csv replay ${h.path}`,
@@ -114,9 +134,10 @@ export function createActuator(a: ActuatorConfig, deps: { clients: Clients; quan
 }
 
 export function createTargets(c: Config, deps: { clients: Clients; clock: Clock; startedAtMs: number }): TargetRuntime[] {
+  const traces = new TraceCache();
   return c.targets.map((t: TargetConfig) => ({
     config: t,
-    source: createSource(t.history, deps),
+    source: createSource(t.history, { ...deps, traces }),
     actuators: t.actuators.map((a) => createActuator(a, { clients: deps.clients, quantile: t.forecast.quantile })),
   }));
 }

@@ -9,6 +9,7 @@ import { loadSeriesFile } from '../series/load.js';
 import { endMs, type Series } from '../series/series.js';
 import { MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
+import { eventsCsv } from '../events/events.js';
 
 interface BacktestFlags {
   trace: string;
@@ -56,7 +57,7 @@ export function registerBacktestCommands(program: Command): void {
     .option('--days <n>', 'days of traffic', '14')
     .option('--seed <n>', 'random seed', '1')
     .requiredOption('--out <file.csv>', 'CSV to write (timestamp,qps; read it with unit per-second)')
-    .option('--events-out <file.json>', 'also write the promo events as JSON')
+    .option('--events-out <file>', 'also write the promo events: CSV when the name ends with .csv, else JSON')
     .action((flags: SynthFlags) => {
       synthCommand(flags);
     });
@@ -144,8 +145,13 @@ function synthCommand(flags: SynthFlags): void {
   const r = synth({ profile: flags.profile as SynthProfile, days: intFlag('--days', flags.days), seed: intFlag('--seed', flags.seed) });
   writeFileSync(flags.out, synthCsv(r.series));
   if (flags.eventsOut) {
-    const events = r.events.map((e) => ({ ...e, start: new Date(e.startMs).toISOString(), end: new Date(e.endMs).toISOString() }));
-    writeFileSync(flags.eventsOut, JSON.stringify(events, null, 2) + '\n');
+    // Every synthetic event is a flash sale: one tag, so the uplift of past ones is learned for the next.
+    if (/\.csv$/i.test(flags.eventsOut)) {
+      writeFileSync(flags.eventsOut, eventsCsv(r.events.map((e) => ({ name: e.name, startMs: e.startMs, endMs: e.endMs, tag: 'promo', multiplier: e.multiplier }))));
+    } else {
+      const events = r.events.map((e) => ({ ...e, tag: 'promo', start: new Date(e.startMs).toISOString(), end: new Date(e.endMs).toISOString() }));
+      writeFileSync(flags.eventsOut, JSON.stringify(events, null, 2) + '\n');
+    }
   }
   process.stderr.write(`synth: ${r.series.values.length} minutes, ${r.events.length} promo events -> ${flags.out}\n`);
 }

@@ -8,6 +8,7 @@ import { buildService } from '../src/service/run.js';
 import { initTf, liveTensorCount } from '../src/forecast/tf-backend.js';
 import { machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const args = process.argv.slice(2);
@@ -75,7 +76,9 @@ actuator in dry run against the in-memory stand-ins), with its own history, mode
 | RSS with ${nTargets} targets loaded | ${mb(rssBig)} MiB |
 | live tfjs tensors after the cycles | ${tensors} |
 
-Targets: one cycle for 200 targets ≤ 10 s; RSS ≤ 400 MB with 50 targets (issue 4).`;
+Targets: one cycle for 200 targets ≤ 10 s; RSS ≤ 400 MB with 50 targets (issue 4). Run under tsx (the
+TypeScript loader adds to RSS; \`node dist/src/cli.js\` in the image does not carry it). Load average at the end:
+${os.loadavg().map((l) => l.toFixed(1)).join(', ')} (a shared machine: wall times include waiting for the CPU).`;
   process.stdout.write(body + '\n');
   if (!args.includes('--no-write')) writeBenchmarkSection('cycle', body);
 }

@@ -1,0 +1,141 @@
+import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
+import { endMs, type Series } from '../series/series.js';
+import { DAY_MS } from '../util/clock.js';
+import type { CalendarEvent } from './events.js';
+import { eventMask, learnUplift, upliftAt, type Uplift, type UpliftOptions, type UpliftProfile } from './uplift.js';
+
+/**
+ * A forecaster that knows the promo calendar. The inner model (a baseline, the LSTM) learns and forecasts the
+ * normal load: event windows are replaced by the load a day earlier before it sees them, in training and in
+ * every context. The forecast is then multiplied, step by step inside known events, by the uplift learned from
+ * past events of the same tag: p50 by the p50 ratio, p90 and p99 by the upper ratios. The expected multiplier
+ * of a coming event is never needed; the calendar (name, times, tag) is.
+ */
+export interface EventForecasterOptions {
+  readonly events: readonly CalendarEvent[];
+  /** Learned profiles by tag; when absent, `fit` learns them from its training series. */
+  readonly profiles?: ReadonlyMap<string, UpliftProfile>;
+  readonly uplift?: UpliftOptions;
+  /**
+   * Once an event has run for a while, scale its learned uplift by how far this event is above normal so far
+   * against what the profile expected (one promo draws more than another). Default true.
+   */
+  readonly adapt?: boolean;
+}
+
+/** Steps of a running event compared with the profile to adapt, and the bounds of the correction. */
+const ADAPT_STEPS = 10;
+const ADAPT_MIN_EXPECTED = 0.5;
+const ADAPT_RANGE = [0.25, 4] as const;
+
+/**
+ * Replaces every point inside an event window (widened by the uplift margins) by the neutralised value a day
+ * earlier, in time order so that back-to-back event days chain to the last normal day. Points with no day
+ * before them, and gaps, stay as they are.
+ */
+export function neutralise(s: Series, events: readonly CalendarEvent[], o: UpliftOptions = {}): Series {
+  const mask = eventMask(s, events, o);
+  const day = Math.round(DAY_MS / s.stepMs);
+  const v = Float64Array.from(s.values);
+  for (let i = day; i < v.length; i++) if (mask[i] === 1 && Number.isFinite(v[i - day])) v[i] = v[i - day];
+  return { startMs: s.startMs, stepMs: s.stepMs, values: v };
+}
+
+class EventForecaster implements Forecaster {
+  readonly name: string;
+  readonly minTrainLength: number;
+  readonly probabilistic: boolean;
+  private profiles: ReadonlyMap<string, UpliftProfile> | undefined;
+  private train: Series | undefined;
+
+  constructor(
+    private readonly inner: Forecaster,
+    private readonly o: EventForecasterOptions,
+  ) {
+    this.name = `${inner.name}+calendar`;
+    this.minTrainLength = inner.minTrainLength;
+    this.probabilistic = inner.probabilistic;
+    this.profiles = o.profiles;
+  }
+
+  /** Profiles in use (learned by `fit` unless given). */
+  get learned(): ReadonlyMap<string, UpliftProfile> {
+    return this.profiles ?? new Map();
+  }
+
+  async fit(series: Series): Promise<void> {
+    assertTrainLength(this, series);
+    if (!this.o.profiles) this.profiles = learnUplift(series, this.o.events, this.o.uplift);
+    this.train = series;
+    await this.inner.fit(neutralise(series, this.o.events, this.o.uplift));
+  }
+
+  predict(horizon: number, context?: Series): QuantileForecast {
+    assertFitted(this.name, this.train !== undefined);
+    const ctx = context ?? (this.train as Series);
+    const normalCtx = neutralise(ctx, this.o.events, this.o.uplift);
+    const f = this.inner.predict(horizon, normalCtx);
+    return this.applyUplift(f, ctx, normalCtx);
+  }
+
+  private applyUplift(f: QuantileForecast, ctx: Series, normalCtx: Series): QuantileForecast {
+    const profiles = this.profiles ?? new Map<string, UpliftProfile>();
+    const relevant = this.o.events.filter((e) => profiles.has(e.tag) && e.endMs > f.startMs - DAY_MS && e.startMs < f.startMs + f.horizon * f.stepMs + DAY_MS);
+    if (relevant.length === 0) return f;
+    const values = f.values.map((row) => Float64Array.from(row));
+    const scale = new Map<CalendarEvent, number>();
+    if (this.o.adapt !== false) for (const e of relevant) scale.set(e, adaptScale(profiles.get(e.tag) as UpliftProfile, e, { ctx, normalCtx }));
+    for (let h = 0; h < f.horizon; h++) {
+      const best = strongestUplift({ profiles, events: relevant, scale }, f.startMs + h * f.stepMs);
+      if (!best) continue;
+      const ratios = [best.p50, best.p90, best.p99];
+      for (let q = 0; q < QUANTILES.length; q++) values[q][h] *= Math.max(0, ratios[q]);
+    }
+    return sanitizeForecast({ ...f, probabilistic: true, values });
+  }
+}
+
+/** The uplift at `t`, each event's scaled by its adaptation; overlapping events: the strongest one sets the step (their uplifts are not known to compound). */
+function strongestUplift(c: { profiles: ReadonlyMap<string, UpliftProfile>; events: readonly CalendarEvent[]; scale: ReadonlyMap<CalendarEvent, number> }, t: number): Uplift | undefined {
+  let best: Uplift | undefined;
+  for (const e of c.events) {
+    const u = upliftAt(c.profiles.get(e.tag) as UpliftProfile, e, t);
+    if (!u) continue;
+    const k = c.scale.get(e) ?? 1;
+    const s: Uplift = { p50: 1 + (u.p50 - 1) * k, p90: 1 + (u.p90 - 1) * k, p99: 1 + (u.p99 - 1) * k };
+    if (!best || s.p50 > best.p50) best = s;
+  }
+  return best;
+}
+
+/**
+ * How much more (or less) than the profile's p50 the running event `e` has lifted the load over its last
+ * observed steps: Σ(observed ratio − 1) ÷ Σ(expected ratio − 1), bounded. 1 before the event has shown
+ * enough (the profile expects less than +50 % on average over those steps) or when it is not running.
+ */
+function adaptScale(p: UpliftProfile, e: CalendarEvent, c: { ctx: Series; normalCtx: Series }): number {
+  const now = endMs(c.ctx);
+  if (now <= e.startMs || now - DAY_MS > e.endMs) return 1;
+  let obs = 0;
+  let exp = 0;
+  let n = 0;
+  const last = c.ctx.values.length - 1;
+  for (let i = last; i >= 0 && n < ADAPT_STEPS; i--) {
+    const t = c.ctx.startMs + i * c.ctx.stepMs;
+    if (t < e.startMs) break;
+    if (t >= e.endMs) continue;
+    const u = upliftAt(p, e, t);
+    const r = c.ctx.values[i] / c.normalCtx.values[i];
+    if (!u || !Number.isFinite(r)) continue;
+    obs += r - 1;
+    exp += u.p50 - 1;
+    n++;
+  }
+  if (n === 0 || exp < ADAPT_MIN_EXPECTED * n) return 1;
+  return Math.min(ADAPT_RANGE[1], Math.max(ADAPT_RANGE[0], obs / exp));
+}
+
+/** Wraps `inner` with the promo calendar (see EventForecasterOptions). */
+export function withEvents(inner: Forecaster, o: EventForecasterOptions): Forecaster & { readonly learned: ReadonlyMap<string, UpliftProfile> } {
+  return new EventForecaster(inner, o);
+}

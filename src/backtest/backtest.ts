@@ -24,8 +24,9 @@ import { scenarioEvents, type Scenario } from './scenario.js';
  * the forecast it is fed (a model trained on data before `from`, or the actual future).
  */
 
-export type StrategyName = 'reactive' | 'predictive' | 'oracle';
-export const STRATEGIES: readonly StrategyName[] = ['reactive', 'predictive', 'oracle'];
+/** `predictive+calendar` is `predictive` with a model that knows the promo calendar (src/events, `--events`). */
+export type StrategyName = 'reactive' | 'predictive' | 'predictive+calendar' | 'oracle';
+export const STRATEGIES: readonly StrategyName[] = ['reactive', 'predictive', 'predictive+calendar', 'oracle'];
 
 export interface BacktestProgress {
   readonly phase: 'fit' | StrategyName;
@@ -41,7 +42,9 @@ export interface BacktestOptions {
   readonly scenario: Scenario;
   /** An unfitted model for `predictive`: fitted here on the data before `fromMs` only. */
   readonly forecaster?: Forecaster;
-  /** Default: all three (predictive only with a forecaster). */
+  /** An unfitted calendar-aware model (withEvents) for `predictive+calendar`, fitted like `forecaster`. */
+  readonly calendarForecaster?: Forecaster;
+  /** Default: all (predictive only with a forecaster, predictive+calendar only with a calendarForecaster). */
   readonly strategies?: readonly StrategyName[];
   /** Known events handed to the planner as floors, besides the scenario's own `events`. */
   readonly events?: { readonly pods: readonly EventFloor[]; readonly pc: readonly EventFloor[] };
@@ -204,14 +207,15 @@ function oracleForecasts(setup: Setup): ForecastAt {
 export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
   const s = o.scenario;
   const { setup, raw, fromMs, gapMinutes } = prepare(o);
-  const wanted = o.strategies ?? STRATEGIES.filter((n) => n !== 'predictive' || o.forecaster);
+  const wanted = o.strategies ?? STRATEGIES.filter((n) => (n !== 'predictive' || o.forecaster) && (n !== 'predictive+calendar' || o.calendarForecaster));
   const modelOptions = { raw, fromMs, stepMinutes: s.predictive.stepMinutes, horizonMinutes: setup.horizonMinutes };
   const { predictiveAt, fitSeconds } = wanted.includes('predictive')
-    ? await fitModel(o, modelOptions)
+    ? await fitModel(o, o.forecaster, modelOptions)
     : { predictiveAt: undefined, fitSeconds: null };
+  const calendarAt = wanted.includes('predictive+calendar') ? (await fitModel(o, o.calendarForecaster, modelOptions)).predictiveAt : undefined;
   const own = scenarioEvents(s);
   const events = { pods: [...own.pods, ...(o.events?.pods ?? [])], pc: [...own.pc, ...(o.events?.pc ?? [])] };
-  const forecasts: Record<StrategyName, ForecastAt | undefined> = { reactive: undefined, predictive: predictiveAt, oracle: oracleForecasts(setup) };
+  const forecasts: Record<StrategyName, ForecastAt | undefined> = { reactive: undefined, predictive: predictiveAt, 'predictive+calendar': calendarAt, oracle: oracleForecasts(setup) };
   const strategies: Partial<Record<StrategyName, StrategyResult>> = {};
   for (const name of STRATEGIES.filter((n) => wanted.includes(n))) {
     // The oracle already sees the event in its perfect forecast; a multiplier on top would count it twice.
@@ -231,11 +235,11 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
   };
 }
 
-async function fitModel(o: BacktestOptions, m: ModelForecastOptions): Promise<{ predictiveAt: ForecastAt; fitSeconds: number }> {
-  if (!o.forecaster) throw new InputError('backtest: the predictive strategy needs a model');
+async function fitModel(o: BacktestOptions, model: Forecaster | undefined, m: ModelForecastOptions): Promise<{ predictiveAt: ForecastAt; fitSeconds: number }> {
+  if (!model) throw new InputError('backtest: the predictive strategies need a model (predictive+calendar: a calendar, --events)');
   o.onProgress?.({ phase: 'fit', done: 0, total: 1 });
   const t0 = performance.now();
-  const predictiveAt = await modelForecasts(o.forecaster, m);
+  const predictiveAt = await modelForecasts(model, m);
   const fitSeconds = (performance.now() - t0) / 1000;
   o.onProgress?.({ phase: 'fit', done: 1, total: 1 });
   return { predictiveAt, fitSeconds };

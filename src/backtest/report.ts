@@ -33,7 +33,7 @@ interface ChartSeries {
 }
 
 /** One colour per strategy in every chart, so that the legend reads the same throughout. */
-const COLORS: Record<StrategyName | 'demand', string> = { demand: '#2563eb', reactive: '#dc2626', predictive: '#16a34a', oracle: '#9333ea' };
+const COLORS: Record<StrategyName | 'demand', string> = { demand: '#2563eb', reactive: '#dc2626', predictive: '#16a34a', 'predictive+calendar': '#d97706', oracle: '#9333ea' };
 interface ChartSpec {
   title: string;
   yLabel: string;

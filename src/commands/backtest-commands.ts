@@ -9,7 +9,9 @@ import { loadSeriesFile } from '../series/load.js';
 import { endMs, type Series } from '../series/series.js';
 import { MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
-import { eventsCsv } from '../events/events.js';
+import { eventsCsv, loadEventsFile } from '../events/events.js';
+import { withEvents } from '../events/event-forecaster.js';
+import { peakMultiplier } from '../events/uplift.js';
 
 interface BacktestFlags {
   trace: string;
@@ -21,6 +23,7 @@ interface BacktestFlags {
   model?: string;
   json?: boolean;
   report?: string;
+  events?: string;
 }
 
 interface SynthFlags {
@@ -46,6 +49,7 @@ export function registerBacktestCommands(program: Command): void {
     .option('--model <name>', 'forecasting method for the predictive strategy (default: auto when available)')
     .option('--json', 'print the scores as JSON on stdout')
     .option('--report <out.html>', 'write a self-contained HTML report')
+    .option('--events <file>', 'promo calendar (CSV name,start,end,tag or synth JSON): also replay predictive+calendar')
     .action(async (flags: BacktestFlags) => {
       await backtestCommand(flags);
     });
@@ -110,8 +114,15 @@ async function backtestCommand(flags: BacktestFlags): Promise<void> {
   const series: Series = { ...raw, values: raw.values.map((v) => v * scenario.trace.multiplier) };
   const { fromMs, toMs } = windowOf(series, flags);
   const model = pickModel(flags.model);
-  const forecaster = createForecaster(model, { stepMs: scenario.predictive.stepMinutes * MINUTE_MS });
-  const result = await runBacktest({ series, fromMs, toMs, scenario, forecaster, onProgress: progressPrinter() });
+  const stepMs = scenario.predictive.stepMinutes * MINUTE_MS;
+  const forecaster = createForecaster(model, { stepMs });
+  // The same method again, fitted on the same history without its events and given the calendar.
+  const calendar = flags.events !== undefined ? withEvents(createForecaster(model, { stepMs }), { events: loadEventsFile(flags.events) }) : undefined;
+  const result = await runBacktest({ series, fromMs, toMs, scenario, forecaster, calendarForecaster: calendar, onProgress: progressPrinter() });
+  if (calendar) {
+    const learned = [...calendar.learned.values()].map((p) => `${p.tag} from ${p.events} past events (peak p50 x${peakMultiplier(p).toFixed(2)})`);
+    process.stderr.write(`backtest: learned uplift: ${learned.length > 0 ? learned.join('; ') : 'none (no past event before --from with a day of history before it)'}\n`);
+  }
   if (flags.report) {
     writeReport(result, { file: flags.report, scenario, trace: flags.trace });
     process.stderr.write(`backtest: report written to ${flags.report}\n`);

@@ -29,7 +29,7 @@ export interface LstmOptions {
   /** Epochs without a better validation loss before stopping; default 4. */
   readonly patience?: number;
   readonly batchSize?: number;
-  /** At most this many training windows (origins are taken with a stride to stay under it); default 3000. */
+  /** At most this many training windows (origins are taken with a stride to stay under it); default 8000. */
   readonly maxSamples?: number;
   /** Share of the training windows, the latest ones, held out for early stopping; default 0.15. */
   readonly validationShare?: number;
@@ -273,7 +273,7 @@ export class LstmForecaster implements Forecaster {
     const lastOrigin = raw.length - 1 - st.horizon;
     const origins: number[] = [];
     const span = lastOrigin - first + 1;
-    const stride = Math.max(1, Math.ceil(span / (this.o.maxSamples ?? 3000)));
+    const stride = Math.max(1, Math.ceil(span / (this.o.maxSamples ?? 8000)));
     for (let t = lastOrigin; t >= first; t -= stride) {
       let ok = !Number.isNaN(raw[t]);
       for (let h = 1; h <= st.horizon && ok; h++) ok = !Number.isNaN(raw[t + h]);

@@ -16,10 +16,10 @@ let runtime: Promise<TfRuntime> | undefined;
 /**
  * Loads TensorFlow.js once per process with the fastest backend that works here: the native tfjs-node
  * (optional dependency, often not installable), else WebAssembly, else the pure-JS cpu backend. Logs the
- * choice once. Later calls return the same runtime.
+ * choice once. Later calls return the same runtime, whatever they prefer.
  */
-export function initTf(): Promise<TfRuntime> {
-  runtime ??= chooseBackend();
+export function initTf(o: { readonly prefer?: TfBackendName } = {}): Promise<TfRuntime> {
+  runtime ??= chooseBackend(o.prefer);
   return runtime;
 }
 
@@ -34,8 +34,8 @@ export function liveTensorCount(): number {
   return ready ? ready.tf.memory().numTensors : 0;
 }
 
-async function chooseBackend(): Promise<TfRuntime> {
-  const forced = process.env.PRESCALE_TF_BACKEND;
+/** `prefer` skips the faster backends (e.g. `cpu` to debug numerics); the first call decides for the process. */
+async function chooseBackend(forced: TfBackendName | undefined): Promise<TfRuntime> {
   const native = forced === undefined || forced === 'tensorflow' ? await tryNative() : undefined;
   if (native) return done(native, 'tensorflow');
   const tf = await import('@tensorflow/tfjs');

@@ -20,6 +20,8 @@ export interface UpliftBand {
   readonly p50: Float64Array;
   readonly p90: Float64Array;
   readonly p99: Float64Array;
+  /** Past events that had each step. */
+  readonly n: Uint16Array;
 }
 
 export interface UpliftProfile {
@@ -93,8 +95,9 @@ function quantileSorted(v: readonly number[], q: number): number {
 }
 
 function band(samples: readonly number[][]): UpliftBand {
-  const b = { p50: new Float64Array(samples.length), p90: new Float64Array(samples.length), p99: new Float64Array(samples.length) };
+  const b = { p50: new Float64Array(samples.length), p90: new Float64Array(samples.length), p99: new Float64Array(samples.length), n: new Uint16Array(samples.length) };
   samples.forEach((xs, k) => {
+    b.n[k] = xs.length;
     const v = [...xs].sort((x, y) => x - y);
     b.p50[k] = quantileSorted(v, 0.5);
     b.p90[k] = quantileSorted(v, 0.9);
@@ -160,10 +163,15 @@ function relativeStep(e: CalendarEvent, t: number, step: number): { part: Part; 
   return { part: 'until', k: Math.ceil((e.endMs - t) / step) - 1 };
 }
 
-/** The nearest learned value at or below index k (a longer event than any past one holds its last level). */
-function lookup(b: UpliftBand, k: number): Uplift | undefined {
+/**
+ * The nearest trusted value at or below index k: a step that at least half of the past events had (deep into
+ * a long event only the longest past ones reach, and one event's ratio is no estimate of the tag's), so a
+ * longer event than the past ones holds the level of the last step most of them shared.
+ */
+function lookup(b: UpliftBand, k: number, events: number): Uplift | undefined {
+  const need = Math.max(1, Math.ceil(events / 2));
   for (let j = Math.min(k, b.p50.length - 1); j >= 0; j--) {
-    if (Number.isFinite(b.p50[j])) return { p50: b.p50[j], p90: b.p90[j], p99: b.p99[j] };
+    if (b.n[j] >= need && Number.isFinite(b.p50[j])) return { p50: b.p50[j], p90: b.p90[j], p99: b.p99[j] };
   }
   return undefined;
 }
@@ -177,13 +185,13 @@ export function upliftAt(p: UpliftProfile, e: CalendarEvent, t: number): Uplift 
   const rel = relativeStep(e, t, p.stepMs);
   switch (rel.part) {
     case 'before':
-      return rel.k < p.before.p50.length ? lookup(p.before, rel.k) : undefined;
+      return rel.k < p.before.p50.length ? lookup(p.before, rel.k, p.events) : undefined;
     case 'after':
-      return rel.k < p.after.p50.length ? lookup(p.after, rel.k) : undefined;
+      return rel.k < p.after.p50.length ? lookup(p.after, rel.k, p.events) : undefined;
     case 'since':
-      return lookup(p.sinceStart, rel.k) ?? lookup(p.untilEnd, rel.k);
+      return lookup(p.sinceStart, rel.k, p.events) ?? lookup(p.untilEnd, rel.k, p.events);
     case 'until':
-      return lookup(p.untilEnd, rel.k) ?? lookup(p.sinceStart, rel.k);
+      return lookup(p.untilEnd, rel.k, p.events) ?? lookup(p.sinceStart, rel.k, p.events);
     default: {
       const never: never = rel.part;
       throw new Error(`unknown relative part ${String(never)}`);

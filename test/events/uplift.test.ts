@@ -75,6 +75,20 @@ describe('learnUplift', () => {
     expect(upliftAt(p, long, long.endMs - 5 * 60_000)!.p50).toBeCloseTo(1.75, 9);
   });
 
+  it('does not trust a step that fewer than half of the past events had: a long event holds the shared level', () => {
+    // Three one-hour events at 2x, one three-hour event at 2x whose last two hours run at 9x.
+    const { series, calendar } = trace(10, [
+      ...[2, 4, 6].map((day) => ({ day, hour: 10, minutes: 60, factor: flat(2) })),
+      { day: 8, hour: 10, minutes: 180, factor: (m: number) => (m < 60 ? 2 : 9) },
+    ]);
+    const p = learnUplift(series, calendar).get('promo')!;
+    expect(p.sinceStart.n[3]).toBe(4);
+    expect(p.sinceStart.n[15]).toBe(1);
+    expect(p.sinceStart.p50[15]).toBeCloseTo(9, 9);
+    const next: CalendarEvent = { name: 'n', tag: 'promo', startMs: T0 + 9 * 86_400_000, endMs: T0 + 9 * 86_400_000 + 180 * 60_000 };
+    expect(upliftAt(p, next, next.startMs + 80 * 60_000)!.p50).toBeCloseTo(2, 9);
+  });
+
   it('skips events whose window is not inside the history and tags without usable ratios', () => {
     const { series, calendar } = trace(4, [{ day: 2, hour: 12, minutes: 60, factor: flat(2) }]);
     const future: CalendarEvent = { name: 'f', tag: 'launch', startMs: T0 + 5 * 86_400_000, endMs: T0 + 5 * 86_400_000 + 3600_000 };

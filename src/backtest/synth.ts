@@ -1,6 +1,7 @@
 import { makeSeries, type Series } from '../series/series.js';
 import { MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
+import { mulberry32 } from '../util/prng.js';
 
 /**
  * Synthetic e-commerce traffic for tests and docs: one value per minute in requests per second, with a
@@ -46,18 +47,6 @@ const RAMP_MIN = 20;
 /** Monday first; a weekly peak near 1 keeps the daily peak ≈ 30k. */
 const WEEKDAY = [0.93, 0.95, 0.95, 0.97, 1.02, 1.05, 1.0];
 
-/** mulberry32: small, fast, and good enough for noise; the same seed gives the same trace everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function gaussian(rand: () => number): number {
   const u = Math.max(rand(), 1e-12);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
@@ -94,7 +83,7 @@ export function synth(o: SynthOptions): SynthResult {
 }
 
 function promo(o: SynthOptions): SynthResult {
-  const rand = prng(o.seed);
+  const rand = mulberry32(o.seed);
   const start = o.startMs ?? DEFAULT_START;
   const n = o.days * 1440;
   const promoDays = o.promoDays ?? Array.from({ length: Math.floor((o.days + 1) / 7) }, (_, i) => 6 + 7 * i);

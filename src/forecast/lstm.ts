@@ -5,6 +5,7 @@ import { InputError } from '../util/errors.js';
 import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { assertSomeValues } from './naive.js';
 import { initTf, tfIfReady, type Tf } from './tf-backend.js';
+import { mulberry32 } from '../util/prng.js';
 
 /** What a progress bar needs after each epoch. Losses are mean pinball losses in normalised (z) units. */
 export interface EpochInfo {
@@ -90,18 +91,6 @@ function denseFeatureNames(s: Pick<LstmState, 'horizon' | 'weekly'>): string[] {
   if (s.weekly) for (let h = 1; h <= s.horizon; h++) names.push(`z_weekly_h${h}_minus_last`);
   for (let h = 1; h <= s.horizon; h++) names.push(`tod_sin_h${h}`, `tod_cos_h${h}`, `dow_sin_h${h}`, `dow_cos_h${h}`);
   return names;
-}
-
-/** Deterministic PRNG (mulberry32) for the batch shuffle. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Normalised history: z = (log1p(v) − mu) / sd, gaps interpolated first. */
@@ -487,7 +476,7 @@ async function trainLoop(a: { tf: Tf; model: tfTypes.LayersModel; data: TrainDat
   const st = { w: data.train.seq.length / Math.max(1, data.train.n) / 5, nd: data.train.dense.length / Math.max(1, data.train.n), h: data.train.y.length / Math.max(1, data.train.n) };
   const epochs = a.o.epochs ?? 30;
   const patience = a.o.patience ?? 4;
-  const rand = rng(a.seed);
+  const rand = mulberry32(a.seed);
   const order = Array.from({ length: data.train.n }, (_, i) => i);
   const valX = [tf.tensor3d(data.val.seq, [data.val.n, st.w, 5]), tf.tensor2d(data.val.dense, [data.val.n, st.nd])];
   const valY = tf.tensor2d(data.val.y, [data.val.n, st.h]);

@@ -1,3 +1,4 @@
+import { meanOver } from '../series/series.js';
 import type { TargetSnapshot } from '../service/state.js';
 
 /** Fewest matured forecast steps before an error is reported; fewer would be noise. */
@@ -32,23 +33,6 @@ function stepOf(s: TargetSnapshot): number {
   return Number.isFinite(step) ? Math.max(step, s.history.stepMs) : s.history.stepMs;
 }
 
-/** Mean of the present history values whose interval starts in [fromMs, toMs), or NaN. */
-function actualOver(s: TargetSnapshot, fromMs: number, toMs: number): number {
-  const h = s.history;
-  const a = Math.max(0, Math.ceil((fromMs - h.startMs) / h.stepMs));
-  const b = Math.min(h.values.length, Math.ceil((toMs - h.startMs) / h.stepMs));
-  let sum = 0;
-  let n = 0;
-  for (let i = a; i < b; i++) {
-    const v = h.values[i];
-    if (Number.isFinite(v)) {
-      sum += v;
-      n++;
-    }
-  }
-  return n > 0 ? sum / n : NaN;
-}
-
 /** Live forecast error from a snapshot's past forecasts and history, or undefined before enough have matured. */
 export function liveErrorOf(s: TargetSnapshot): LiveError | undefined {
   const step = stepOf(s);
@@ -60,7 +44,7 @@ export function liveErrorOf(s: TargetSnapshot): LiveError | undefined {
   let toMs = -Infinity;
   for (const p of s.pastForecasts) {
     if (p.atMs + step > s.updatedAtMs || !Number.isFinite(p.p50)) continue;
-    const actual = actualOver(s, p.atMs, p.atMs + step);
+    const actual = meanOver(s.history, p.atMs, p.atMs + step);
     if (!Number.isFinite(actual)) continue;
     steps++;
     absSum += Math.abs(actual - p.p50);

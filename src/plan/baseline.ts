@@ -1,5 +1,5 @@
 import type { QuantileForecast } from '../forecast/forecaster.js';
-import type { Series } from '../series/series.js';
+import { meanOver, type Series } from '../series/series.js';
 import { DAY_MS } from '../util/clock.js';
 
 /**
@@ -9,21 +9,10 @@ import { DAY_MS } from '../util/clock.js';
  * before `nowMs` is read.
  */
 export function dayAgoLevels(history: Series, f: QuantileForecast, nowMs: number): Float64Array {
-  const out = new Float64Array(f.horizon).fill(NaN);
+  const out = new Float64Array(f.horizon);
   for (let h = 0; h < f.horizon; h++) {
     const from = f.startMs + h * f.stepMs - DAY_MS;
-    const to = Math.min(from + f.stepMs, nowMs);
-    const a = Math.max(0, Math.ceil((from - history.startMs) / history.stepMs));
-    const b = Math.min(history.values.length, Math.ceil((to - history.startMs) / history.stepMs));
-    let sum = 0;
-    let n = 0;
-    for (let i = a; i < b; i++) {
-      if (Number.isFinite(history.values[i])) {
-        sum += history.values[i];
-        n++;
-      }
-    }
-    if (n > 0) out[h] = sum / n;
+    out[h] = meanOver(history, from, Math.min(from + f.stepMs, nowMs));
   }
   return out;
 }

@@ -103,3 +103,18 @@ export function concatSeries(s: Series, next: Series): Series {
   out.set(next.values, s.values.length + offset);
   return { startMs: s.startMs, stepMs: s.stepMs, values: out };
 }
+
+/** Mean of the present values whose interval starts in [fromMs, toMs); NaN when there is none. */
+export function meanOver(s: Series, fromMs: number, toMs: number): number {
+  const a = Math.max(0, Math.ceil((fromMs - s.startMs) / s.stepMs));
+  const b = Math.min(s.values.length, Math.ceil((toMs - s.startMs) / s.stepMs));
+  let sum = 0;
+  let n = 0;
+  for (let i = a; i < b; i++) {
+    if (Number.isFinite(s.values[i])) {
+      sum += s.values[i];
+      n++;
+    }
+  }
+  return n > 0 ? sum / n : NaN;
+}

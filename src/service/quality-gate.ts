@@ -1,5 +1,5 @@
 import { DAY_MS, HOUR_MS } from '../util/clock.js';
-import type { Series } from '../series/series.js';
+import { meanOver, type Series } from '../series/series.js';
 
 /** How the model's live forecasts compare with the daily seasonal-naive baseline over a recent window. */
 export interface GateVerdict {
@@ -17,21 +17,6 @@ export interface GateOptions {
   readonly windowMs?: number;
   /** Fewest matured steps before the gate may close on the model. Default 12. */
   readonly minSteps?: number;
-}
-
-/** Mean of the present values whose interval starts in [fromMs, toMs), or NaN. */
-function meanOver(h: Series, fromMs: number, toMs: number): number {
-  const a = Math.max(0, Math.ceil((fromMs - h.startMs) / h.stepMs));
-  const b = Math.min(h.values.length, Math.ceil((toMs - h.startMs) / h.stepMs));
-  let sum = 0;
-  let n = 0;
-  for (let i = a; i < b; i++) {
-    if (Number.isFinite(h.values[i])) {
-      sum += h.values[i];
-      n++;
-    }
-  }
-  return n > 0 ? sum / n : NaN;
 }
 
 /**

@@ -4,7 +4,7 @@
  * repeated, the shipped model (models/demo) when it exists, else holt-winters. Samples RSS, heap (after a GC
  * when node runs with --expose-gc) and live tensors every simulated hour; checks every cycle decided for every
  * actuator at its own minute and finished inside its minute of wall time (else the next would overlap).
- * Usage: tsx --expose-gc scripts/bench-soak.ts [--days 7] [--targets 50] [--no-write]
+ * Usage: tsx --expose-gc scripts/bench-soak.ts [--days 7] [--targets 50] [--section soak] [--no-write]
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,8 @@ const arg = (name: string, def: number): number => {
 const days = arg('--days', 7);
 const nTargets = arg('--targets', 50);
 const write = !args.includes('--no-write');
+/** BENCHMARKS.md section written; a second size gets its own (e.g. `soak-wide`). */
+const section = args.includes('--section') ? String(args[args.indexOf('--section') + 1]) : 'soak';
 
 /** The demo config with its target repeated n times, actuating for real against the in-memory stand-ins. */
 function soakConfig(n: number, modelsDir: string): { config: Config; model: string } {
@@ -122,7 +124,7 @@ async function main(): Promise<void> {
   const ok = missed === 0 && late === 0 && flat('rssMb') && flat('heapMb') && tensorsFlat;
 
   const gcNote = global.gc ? 'after a forced GC' : 'without a forced GC (node lacked --expose-gc)';
-  const cmd = `npm run bench:soak -- --days ${days} --targets ${nTargets}`;
+  const cmd = `npm run bench:soak -- --days ${days} --targets ${nTargets}${section === 'soak' ? '' : ` --section ${section}`}`;
   const md = [
     `Command: \`${cmd}\` (${machineLine()}; tfjs backend ${backend}).`,
     '',
@@ -140,7 +142,7 @@ async function main(): Promise<void> {
     `Flat means: the last sample is within 5 % of the reference (end of simulated day 1; hour 1 for a one-day run), and the tensor count never changes after hour 1. Verdict: ${ok ? 'PASS' : 'FAIL'}.`,
   ].join('\n');
   console.log(md);
-  if (write) writeBenchmarkSection('soak', md);
+  if (write) writeBenchmarkSection(section, md);
   if (!ok) process.exitCode = 1;
 }
 

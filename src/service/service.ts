@@ -144,10 +144,16 @@ export class PrescaleService {
       }
       st.model = candidate;
       st.past.clear(); // the quality gate judges the new model on its own forecasts
-      await this.o.models.save(t.config, candidate);
       log.info({ target: name, kind: candidate.info.kind }, 'model replaced');
     } catch (err: unknown) {
       log.error({ target: name, err: errorMessage(err) }, 'retrain failed; keeping the current model');
+      return;
+    }
+    try {
+      await this.o.models.save(t.config, st.model);
+    } catch (err: unknown) {
+      // The new model serves from memory; the disk keeps the previous one until a save succeeds.
+      log.error({ target: name, err: errorMessage(err) }, 'saving the new model failed; it is used in memory, the previous one stays on disk');
     }
   }
 

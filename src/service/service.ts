@@ -194,12 +194,13 @@ export class PrescaleService {
   private async readHistory(t: TargetRuntime, st: TargetState, signal?: AbortSignal): Promise<Series> {
     const now = this.o.clock.now();
     const from = now - t.config.history.days * DAY_MS;
-    if (!st.history || endMs(st.history) < now - t.config.history.days * DAY_MS) {
-      st.history = asRates(await untilAborted(t.source.history(from, now, signal), signal));
+    const read = async (a: number): Promise<Series> => asRates(await untilAborted(t.source.history(a, now, signal), signal));
+    if (!st.history || endMs(st.history) < from) {
+      st.history = await read(from);
     } else {
       const keepTo = Math.max(st.history.startMs, endMs(st.history) - REREAD_MS);
       // A source may return more than asked for; only [keepTo, now) joins what is kept.
-      const fresh = sliceByTime(asRates(await untilAborted(t.source.history(keepTo, now, signal), signal)), keepTo, now);
+      const fresh = sliceByTime(await read(keepTo), keepTo, now);
       const kept = sliceByTime(st.history, from, keepTo);
       st.history = kept.values.length > 0 && fresh.stepMs === kept.stepMs ? concatSeries(kept, fresh) : fresh;
     }

@@ -124,7 +124,10 @@ async function main(): Promise<void> {
   const ok = missed === 0 && late === 0 && flat('rssMb') && flat('heapMb') && tensorsFlat;
 
   const gcNote = global.gc ? 'after a forced GC' : 'without a forced GC (node lacked --expose-gc)';
-  const cmd = `npm run bench:soak -- --days ${days} --targets ${nTargets}${section === 'soak' ? '' : ` --section ${section}`}`;
+  // The log level is part of the measurement: at info, a compressed clock writes a day of decision lines in
+  // minutes and the asynchronous log stream's backlog shows up as heap growth that real time never sees.
+  const level = process.env.PRESCALE_LOG_LEVEL ? `PRESCALE_LOG_LEVEL=${process.env.PRESCALE_LOG_LEVEL} ` : '';
+  const cmd = `${level}npm run bench:soak -- --days ${days} --targets ${nTargets}${section === 'soak' ? '' : ` --section ${section}`}`;
   const md = [
     `Command: \`${cmd}\` (${machineLine()}; tfjs backend ${backend}).`,
     '',

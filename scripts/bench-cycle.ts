@@ -3,11 +3,10 @@
  * built from the demo config, and the process RSS with the targets and their models loaded.
  * Usage: tsx scripts/bench-cycle.ts [--targets 200] [--rss-targets 50] [--no-write]
  */
-import { parseConfig } from '../src/config/load.js';
 import { buildService } from '../src/service/run.js';
 import { initTf, liveTensorCount } from '../src/forecast/tf-backend.js';
 import { machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
-import { readFileSync } from 'node:fs';
+import { demoConfigWith } from './lib/demo-config.js';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -19,36 +18,21 @@ const arg = (name: string, def: number): number => {
 const nTargets = arg('--targets', 200);
 const rssTargets = arg('--rss-targets', 50);
 
-/** The demo config with its one target repeated n times (same trace and shipped model, own state each). */
-function configWith(n: number) {
-  const file = path.resolve('config/demo.yaml');
-  const base = parseConfig(readFileSync(file, 'utf8'), file);
-  const t = base.targets[0];
-  return {
-    ...base,
-    audit: {},
-    metricsApi: { ...base.metricsApi, enabled: false },
-    modelsDir: path.resolve('.prescale/bench-models-none'),
-    targets: Array.from({ length: n }, (_, i) => ({
-      ...t,
-      name: `t${i}`,
-      actuators: t.actuators.map((a) => (a.kind === 'lambda-provisioned-concurrency' ? { ...a, function: `fn${i}` } : { ...a, name: `cs${i}` })),
-    })),
-  };
-}
+/** No retrained models: every target uses the shipped one. */
+const modelsDir = path.resolve('.prescale/bench-models-none');
 
 async function main(): Promise<void> {
   const { backend } = await initTf();
   const mb = (b: number): number => Math.round(b / 2 ** 20);
 
   // RSS with rssTargets loaded (models and histories), after one cycle.
-  const small = await buildService(configWith(rssTargets));
+  const small = await buildService(demoConfigWith(rssTargets, { patch: { modelsDir } }));
   await small.service.loadModels();
   await small.service.runCycle();
   global.gc?.();
   const rss50 = process.memoryUsage().rss;
 
-  const big = await buildService(configWith(nTargets));
+  const big = await buildService(demoConfigWith(nTargets, { patch: { modelsDir } }));
   const t0 = performance.now();
   await big.service.loadModels();
   const loadS = (performance.now() - t0) / 1000;

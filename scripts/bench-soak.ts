@@ -6,14 +6,14 @@
  * actuator at its own minute and finished inside its minute of wall time (else the next would overlap).
  * Usage: tsx --expose-gc scripts/bench-soak.ts [--days 7] [--targets 50] [--section soak] [--no-write]
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import { initTf, liveTensorCount } from '../src/forecast/tf-backend.js';
 import { buildService } from '../src/service/run.js';
 import { HOUR_MS, ManualClock, MINUTE_MS } from '../src/util/clock.js';
+import { demoConfig, demoConfigWith } from './lib/demo-config.js';
 import { machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
 
 const args = process.argv.slice(2);
@@ -31,26 +31,11 @@ const section = args.includes('--section') ? String(args[args.indexOf('--section
 
 /** The demo config with its target repeated n times, actuating for real against the in-memory stand-ins. */
 function soakConfig(n: number, modelsDir: string): { config: Config; model: string } {
-  const file = path.resolve('config/demo.yaml');
-  const base = parseConfig(readFileSync(file, 'utf8'), file);
-  const t = base.targets[0];
+  const t = demoConfig().targets[0];
   const shipped = t.forecast.modelPath !== undefined && existsSync(path.join(t.forecast.modelPath, 'meta.json'));
   // Without the shipped model every target would train its own in a child process: holt-winters, and say so.
   const forecast = shipped ? t.forecast : { ...t.forecast, model: 'holt-winters' as const, modelPath: undefined };
-  const config: Config = {
-    ...base,
-    dryRun: false,
-    simulated: true,
-    audit: {},
-    metricsApi: { ...base.metricsApi, enabled: false },
-    modelsDir,
-    targets: Array.from({ length: n }, (_, i) => ({
-      ...t,
-      name: `t${i}`,
-      forecast,
-      actuators: t.actuators.map((a) => (a.kind === 'lambda-provisioned-concurrency' ? { ...a, function: `fn${i}` } : { ...a, name: `cs${i}` })),
-    })),
-  };
+  const config = demoConfigWith(n, { patch: { dryRun: false, simulated: true, modelsDir }, forecast });
   return { config, model: shipped ? `shipped ${path.relative(process.cwd(), t.forecast.modelPath ?? '')}` : 'holt-winters (no shipped model)' };
 }
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { initTf, liveTensorCount } from '../../src/forecast/tf-backend.js';
 import { buildService } from '../../src/service/run.js';
+import { demoConfigWith } from '../../scripts/lib/demo-config.js';
 import { HOUR_MS, ManualClock, MINUTE_MS } from '../../src/util/clock.js';
 
 /**
@@ -15,24 +15,8 @@ import { HOUR_MS, ManualClock, MINUTE_MS } from '../../src/util/clock.js';
  * tensor count is the same after every hour (a leak of even one tensor per predict would show).
  */
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-
 function config(n: number, modelsDir: string): Config {
-  const file = path.join(ROOT, 'config/demo.yaml');
-  const base = parseConfig(readFileSync(file, 'utf8'), file);
-  const t = base.targets[0];
-  return {
-    ...base,
-    dryRun: false,
-    audit: {},
-    metricsApi: { ...base.metricsApi, enabled: false },
-    modelsDir,
-    targets: Array.from({ length: n }, (_, i) => ({
-      ...t,
-      name: `t${i}`,
-      actuators: t.actuators.map((a) => (a.kind === 'lambda-provisioned-concurrency' ? { ...a, function: `fn${i}` } : { ...a, name: `cs${i}` })),
-    })),
-  };
+  return demoConfigWith(n, { patch: { dryRun: false, modelsDir } });
 }
 
 describe('soak (short)', () => {

@@ -1,5 +1,7 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
+import { neutralise } from '../events/event-forecaster.js';
+import { loadEventsFile } from '../events/events.js';
 import { loadModel, saveModel, type ModelInfo } from '../forecast/artefact.js';
 import { QUANTILES, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
 import type { EpochInfo, LstmOptions } from '../forecast/lstm.js';
@@ -23,6 +25,8 @@ interface TrainFlags extends TraceFlags {
   horizonMinutes: string;
   seed: string;
   epochs?: string;
+  /** A promo calendar: its event windows are replaced by the load a day earlier before fitting. */
+  events?: string;
   out: string;
   progress?: boolean;
 }
@@ -96,8 +100,19 @@ export function trainCommandLine(f: TrainFlags): string {
     ...opt('--horizon-minutes', f.horizonMinutes),
     ...opt('--seed', f.seed),
     ...opt('--epochs', f.epochs),
+    ...opt('--events', f.events),
     ...opt('--out', f.out),
   ].join(' ');
+}
+
+/**
+ * The trace with the calendar's events replaced by the load a day earlier, as withEvents fits its inner model:
+ * a model trained on it forecasts normal load, which the service (withEvents) lifts for known events.
+ */
+function neutraliseFor(s: Series, file: string): Series {
+  const events = loadEventsFile(file);
+  process.stderr.write(`train: fitting on the trace with the ${events.length} events of ${file} replaced by the load a day earlier\n`);
+  return neutralise(s, events);
 }
 
 export async function trainCommand(flags: TrainFlags): Promise<void> {
@@ -111,7 +126,7 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
   const seed = Number(flags.seed);
   if (!Number.isInteger(seed)) throw new InputError(`--seed must be a whole number, "${flags.seed}" given`);
   const raw = loadAtStep(flags, stepMs);
-  const training = fillGaps(raw);
+  const training = fillGaps(flags.events !== undefined ? neutraliseFor(raw, flags.events) : raw);
   const bar = progressBar(flags.progress ?? process.stderr.isTTY);
   const lstm: LstmOptions = { seed, onEpoch: bar.onEpoch, ...(flags.epochs !== undefined ? { epochs: positiveInt(flags.epochs, '--epochs') } : {}) };
   const err = process.stderr;
@@ -213,6 +228,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--seed <n>', 'seed for reproducible LSTM training', '42')
     .option('--epochs <n>', 'most LSTM epochs (early stopping usually ends sooner; default 30)')
     .option('--progress', 'show the training progress bar even when stderr is not a terminal')
+    .option('--events <file>', 'promo calendar (CSV name,start,end,tag or synth JSON): fit on the trace with its events replaced by the day before, for a target with a calendar')
     .requiredOption('--out <dir>', 'model directory, e.g. models/demo (the previous version is kept as DIR.previous)')
     .action(async (flags: TrainFlags) => {
       await trainCommand(flags);

@@ -37,8 +37,8 @@ function describeValue(v: unknown): string {
 }
 
 /**
- * Parses and validates a config. Relative paths inside it (csv history, modelPath, modelsDir, certs, audit
- * file) are resolved against the config file's directory. The result is frozen.
+ * Parses and validates a config. Relative paths inside it (csv history, modelPath, eventsFile, modelsDir, certs,
+ * audit file) are resolved against the config file's directory. The result is frozen.
  */
 export function parseConfig(text: string, file: string): Readonly<Config> {
   const doc = parseDocument(text, { prettyErrors: true });
@@ -87,6 +87,7 @@ function resolvePaths(c: Config, dir: string): Config {
       ...t,
       history: t.history.source === 'csv' ? { ...t.history, path: path.resolve(dir, t.history.path) } : t.history,
       forecast: { ...t.forecast, modelPath: r(t.forecast.modelPath) },
+      eventsFile: r(t.eventsFile),
     })),
   };
 }

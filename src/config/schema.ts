@@ -96,7 +96,8 @@ const event = z
     name: z.string().min(1),
     start: z.iso.datetime({ offset: true }),
     end: z.iso.datetime({ offset: true }),
-    tag: z.string().optional(),
+    /** Groups events of one kind: the service learns each tag's uplift from past events. Without one, a floor only. */
+    tag: z.string().min(1).optional(),
     multiplier: positive.optional(),
     minCapacity: nonNegInt.optional(),
   })
@@ -122,6 +123,8 @@ const target = z
       .default({ horizonMinutes: 30, quantile: 0.9, model: 'auto', stepMinutes: 5, maxHistoryAgeMinutes: 10 }),
     actuators: z.array(z.discriminatedUnion('kind', [lambdaActuator, clonesetActuator])).min(1),
     events: z.array(event).default([]),
+    /** A promo calendar file (CSV name,start,end,tag[,multiplier][,minCapacity], or synth's JSON), beside `events`. */
+    eventsFile: z.string().min(1).optional(),
     paused: z.boolean().default(false),
   })
   .strict();

@@ -1,6 +1,7 @@
 import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
 import { endMs, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
+import { InputError } from '../util/errors.js';
 import type { CalendarEvent } from './events.js';
 import { eventMask, learnUplift, upliftAt, type Uplift, type UpliftOptions, type UpliftProfile } from './uplift.js';
 
@@ -21,7 +22,26 @@ export interface EventForecasterOptions {
    * against what the profile expected (one promo draws more than another). Default true.
    */
   readonly adapt?: boolean;
+  /**
+   * The inner model is fitted already (loaded from disk, or trained by the service on neutralised history):
+   * `predict` works without `fit`, given a context. Needs `profiles`.
+   */
+  readonly innerFitted?: boolean;
 }
+
+/** What the calendar did to one forecast: the event that lifted it most and the largest ratios it applied. */
+export interface AppliedUplift {
+  readonly event: string;
+  readonly tag: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  /** Largest p50 and p90 ratios applied over the horizon (learned, scaled by the running event's adaptation). */
+  readonly peakP50: number;
+  readonly peakP90: number;
+}
+
+/** The uplift of one forecast step and the event that set it. */
+type StepUplift = Uplift & { readonly event: CalendarEvent };
 
 /**
  * The last 15 minutes of a running event are compared with the profile to adapt (a longer window lets the
@@ -60,6 +80,7 @@ class EventForecaster implements Forecaster {
     this.minTrainLength = inner.minTrainLength;
     this.probabilistic = inner.probabilistic;
     this.profiles = o.profiles;
+    if (o.innerFitted && !o.profiles) throw new Error(`${this.name}: innerFitted needs the learned profiles`);
   }
 
   /** Profiles in use (learned by `fit` unless given). */
@@ -75,38 +96,66 @@ class EventForecaster implements Forecaster {
   }
 
   predict(horizon: number, context?: Series): QuantileForecast {
-    assertFitted(this.name, this.train !== undefined);
-    const ctx = context ?? (this.train as Series);
+    const ctx = this.contextOf(context);
     const normalCtx = neutralise(ctx, this.o.events, this.o.uplift);
     const f = this.inner.predict(horizon, normalCtx);
-    return this.applyUplift(f, ctx, normalCtx);
+    const steps = this.stepUplifts(f, ctx, normalCtx);
+    if (!steps) return f;
+    const values = f.values.map((row) => Float64Array.from(row));
+    steps.forEach((u, h) => {
+      if (!u) return;
+      const ratios = [u.p50, u.p90, u.p99];
+      for (let q = 0; q < QUANTILES.length; q++) values[q][h] *= Math.max(0, ratios[q]);
+    });
+    return sanitizeForecast({ ...f, probabilistic: true, values });
   }
 
-  private applyUplift(f: QuantileForecast, ctx: Series, normalCtx: Series): QuantileForecast {
+  /**
+   * What `predict(horizon, context)` does to the inner forecast `f` (same start, step and horizon): the event
+   * that lifts it most and the largest ratios applied; undefined when no step is inside a learned profile's reach.
+   */
+  upliftOf(f: Pick<QuantileForecast, 'startMs' | 'stepMs' | 'horizon'>, context?: Series): AppliedUplift | undefined {
+    const ctx = this.contextOf(context);
+    const steps = this.stepUplifts(f, ctx, neutralise(ctx, this.o.events, this.o.uplift));
+    const peaks = new Map<CalendarEvent, { p50: number; p90: number }>();
+    for (const u of steps ?? []) {
+      if (!u) continue;
+      const p = peaks.get(u.event);
+      peaks.set(u.event, { p50: Math.max(u.p50, p?.p50 ?? -Infinity), p90: Math.max(u.p90, p?.p90 ?? -Infinity) });
+    }
+    let top: AppliedUplift | undefined;
+    for (const [e, p] of peaks) {
+      if (!top || p.p50 > top.peakP50) top = { event: e.name, tag: e.tag, startMs: e.startMs, endMs: e.endMs, peakP50: p.p50, peakP90: p.p90 };
+    }
+    return top;
+  }
+
+  private contextOf(context: Series | undefined): Series {
+    assertFitted(this.name, this.train !== undefined || this.o.innerFitted === true);
+    const ctx = context ?? this.train;
+    if (!ctx) throw new InputError(`${this.name}: predict needs a context when the inner model was fitted elsewhere`);
+    return ctx;
+  }
+
+  /** Per forecast step, the uplift to apply (undefined: none); undefined when no known event is near the horizon. */
+  private stepUplifts(f: Pick<QuantileForecast, 'startMs' | 'stepMs' | 'horizon'>, ctx: Series, normalCtx: Series): (StepUplift | undefined)[] | undefined {
     const profiles = this.profiles ?? new Map<string, UpliftProfile>();
     const relevant = this.o.events.filter((e) => profiles.has(e.tag) && e.endMs > f.startMs - DAY_MS && e.startMs < f.startMs + f.horizon * f.stepMs + DAY_MS);
-    if (relevant.length === 0) return f;
-    const values = f.values.map((row) => Float64Array.from(row));
+    if (relevant.length === 0) return undefined;
     const scale = new Map<CalendarEvent, number>();
     if (this.o.adapt !== false) for (const e of relevant) scale.set(e, adaptScale(profiles.get(e.tag) as UpliftProfile, e, { ctx, normalCtx }));
-    for (let h = 0; h < f.horizon; h++) {
-      const best = strongestUplift({ profiles, events: relevant, scale }, f.startMs + h * f.stepMs);
-      if (!best) continue;
-      const ratios = [best.p50, best.p90, best.p99];
-      for (let q = 0; q < QUANTILES.length; q++) values[q][h] *= Math.max(0, ratios[q]);
-    }
-    return sanitizeForecast({ ...f, probabilistic: true, values });
+    return Array.from({ length: f.horizon }, (_, h) => strongestUplift({ profiles, events: relevant, scale }, f.startMs + h * f.stepMs));
   }
 }
 
 /** The uplift at `t`, each event's scaled by its adaptation; overlapping events: the strongest one sets the step (their uplifts are not known to compound). */
-function strongestUplift(c: { profiles: ReadonlyMap<string, UpliftProfile>; events: readonly CalendarEvent[]; scale: ReadonlyMap<CalendarEvent, number> }, t: number): Uplift | undefined {
-  let best: Uplift | undefined;
+function strongestUplift(c: { profiles: ReadonlyMap<string, UpliftProfile>; events: readonly CalendarEvent[]; scale: ReadonlyMap<CalendarEvent, number> }, t: number): StepUplift | undefined {
+  let best: StepUplift | undefined;
   for (const e of c.events) {
     const u = upliftAt(c.profiles.get(e.tag) as UpliftProfile, e, t);
     if (!u) continue;
     const k = c.scale.get(e) ?? 1;
-    const s: Uplift = { p50: 1 + (u.p50 - 1) * k, p90: 1 + (u.p90 - 1) * k, p99: 1 + (u.p99 - 1) * k };
+    const s: StepUplift = { event: e, p50: 1 + (u.p50 - 1) * k, p90: 1 + (u.p90 - 1) * k, p99: 1 + (u.p99 - 1) * k };
     if (!best || s.p50 > best.p50) best = s;
   }
   return best;
@@ -140,7 +189,13 @@ function adaptScale(p: UpliftProfile, e: CalendarEvent, c: { ctx: Series; normal
   return Math.min(ADAPT_RANGE[1], Math.max(ADAPT_RANGE[0], obs / exp));
 }
 
+/** A forecaster that knows the calendar: the learned profiles and what the calendar does to a forecast. */
+export interface CalendarForecaster extends Forecaster {
+  readonly learned: ReadonlyMap<string, UpliftProfile>;
+  upliftOf(f: Pick<QuantileForecast, 'startMs' | 'stepMs' | 'horizon'>, context?: Series): AppliedUplift | undefined;
+}
+
 /** Wraps `inner` with the promo calendar (see EventForecasterOptions). */
-export function withEvents(inner: Forecaster, o: EventForecasterOptions): Forecaster & { readonly learned: ReadonlyMap<string, UpliftProfile> } {
+export function withEvents(inner: Forecaster, o: EventForecasterOptions): CalendarForecaster {
   return new EventForecaster(inner, o);
 }

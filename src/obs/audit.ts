@@ -26,6 +26,8 @@ export interface AuditLine {
   readonly reason: string;
   /** Why the forecast was not used, when it was not. */
   readonly fallback: string | null;
+  /** Present when the promo calendar lifted the forecast (event, tag, largest p50/p90 ratios applied). */
+  readonly calendarUplift?: { readonly event: string; readonly tag: string; readonly peakP50: number; readonly peakP90: number };
   readonly actions: readonly {
     readonly action: string;
     readonly result: string;
@@ -61,6 +63,7 @@ export function auditLineOf(d: Decision): AuditLine {
     plannedCapacity: finite(d.plannedCapacity),
     reason: d.reason,
     fallback: d.fallback,
+    ...(d.calendarUplift ? { calendarUplift: { event: d.calendarUplift.event, tag: d.calendarUplift.tag, peakP50: d.calendarUplift.peakP50, peakP90: d.calendarUplift.peakP90 } } : {}),
     actions: d.actions.map((a) => ({ action: a.action, result: a.result, detail: a.detail, ...(a.data ? { data: a.data } : {}) })),
   };
 }

@@ -67,6 +67,8 @@ export interface ApiTarget {
   readonly model: ApiModel | null;
   /** Past forecasts (p50, p90) against the actuals over the chart window; null before enough have matured. */
   readonly liveError: { readonly steps: number; readonly mae: Num; readonly wape: Num; readonly p90Coverage: Num } | null;
+  /** The promo calendar's uplift in the forecast (event, tag, its times, largest p50/p90 ratios applied); null when none. */
+  readonly calendarUplift: { readonly event: string; readonly tag: string; readonly startMs: number; readonly endMs: number; readonly peakP50: Num; readonly peakP90: Num } | null;
   /** Newest first. */
   readonly actions: ApiAction[];
 }
@@ -157,6 +159,7 @@ export function toApiTarget(s: TargetSnapshot, o: ApiOptions = {}): ApiTarget {
     actuators: s.actuators.map(actuatorOf),
     model: s.model ? modelOf(s.model) : null,
     liveError: liveErrorFor(s),
+    calendarUplift: s.calendarUplift ? { ...s.calendarUplift, peakP50: num(s.calendarUplift.peakP50), peakP90: num(s.calendarUplift.peakP90) } : null,
     actions: [...s.actions]
       .sort((a, b) => b.atMs - a.atMs)
       .map((a) => ({ atMs: a.atMs, actuator: a.actuator, action: a.action, result: a.result, detail: a.detail, data: a.data ?? null })),

@@ -17,6 +17,19 @@ export interface GateOptions {
   readonly windowMs?: number;
   /** Fewest matured steps before the gate may close on the model. Default 12. */
   readonly minSteps?: number;
+  /**
+   * Known event windows (with their margins). A step inside one, or a day after one, is not judged: there the
+   * day-ago baseline is no baseline (the day before a promo had none, the day after one repeats it), so a
+   * model that knows the calendar would lose to it by chance on a weak promo, or win by chance the day after.
+   */
+  readonly exclude?: readonly { readonly startMs: number; readonly endMs: number }[];
+}
+
+/** True when [at, at + step) or the same interval a day earlier overlaps an excluded window. */
+function excluded(windows: GateOptions['exclude'], at: number, stepMs: number): boolean {
+  if (!windows) return false;
+  const overlaps = (a: number): boolean => windows.some((w) => w.startMs < a + stepMs && w.endMs > a);
+  return overlaps(at) || overlaps(at - DAY_MS);
 }
 
 /**
@@ -34,8 +47,9 @@ export function judgeModel(
   let steps = 0;
   let model = 0;
   let base = 0;
+  const judged = (at: number): boolean => at >= from && at + o.stepMs <= o.nowMs && !excluded(o.exclude, at, o.stepMs);
   for (const [at, f] of past) {
-    if (at < from || at + o.stepMs > o.nowMs) continue;
+    if (!judged(at)) continue;
     const actual = meanOver(history, at, at + o.stepMs);
     const dayAgo = meanOver(history, at - DAY_MS, at - DAY_MS + o.stepMs);
     if (!Number.isFinite(actual) || !Number.isFinite(dayAgo) || !Number.isFinite(f.p50)) continue;

@@ -37,7 +37,8 @@ function withDecisionLog(o: CycleObserver): CycleObserver {
     ...o,
     onDecision: (d: Decision) => {
       o.onDecision?.(d);
-      log.info({ target: d.target, actuator: d.actuator, planned: d.plannedCapacity, current: d.currentCapacity, reason: d.reason, fallback: d.fallback, actions: d.actions.length }, 'decision');
+      const calendar = d.calendarUplift ? { calendarEvent: d.calendarUplift.event, calendarTag: d.calendarUplift.tag, calendarPeakP90: d.calendarUplift.peakP90 } : {};
+      log.info({ target: d.target, actuator: d.actuator, planned: d.plannedCapacity, current: d.currentCapacity, reason: d.reason, fallback: d.fallback, ...calendar, actions: d.actions.length }, 'decision');
     },
   };
 }

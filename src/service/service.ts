@@ -1,5 +1,6 @@
 import type { Actuator, ActionRecord } from '../actuators/actuator.js';
 import type { TargetConfig } from '../config/schema.js';
+import type { AppliedUplift } from '../events/event-forecaster.js';
 import { quantileRow, type QuantileForecast } from '../forecast/forecaster.js';
 import { log } from '../obs/log.js';
 import { dayAgoLevels } from '../plan/baseline.js';
@@ -8,6 +9,7 @@ import { concatSeries, endMs, fillGaps, resampleMean, sliceByTime, type Series }
 import type { MetricSource } from '../sources/source.js';
 import { DAY_MS, MINUTE_MS, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
+import { TargetCalendar, eventFloors, inlineEvents, type TargetEvent } from './calendar.js';
 import type { LoadedModel, ModelProvider } from './model-provider.js';
 import { judgeModel, type GateVerdict } from './quality-gate.js';
 import { createForecaster } from '../forecast/registry.js';
@@ -28,6 +30,8 @@ export interface Decision {
   readonly fallback: string | null;
   /** Which forecast the plan used: the model's, the seasonal baseline's (quality gate), or none (fallback). */
   readonly forecastSource?: 'model' | 'seasonal-baseline' | 'none';
+  /** The promo calendar's learned uplift in the forecast, when a known event lifted it. */
+  readonly calendarUplift?: AppliedUplift;
   readonly bounds: { readonly min: number; readonly max: number };
   readonly leadMinutes: number;
   readonly actions: readonly ActionRecord[];
@@ -43,6 +47,8 @@ export interface TargetRuntime {
   readonly config: TargetConfig;
   readonly source: MetricSource;
   readonly actuators: readonly Actuator[];
+  /** Inline `events` and those of `eventsFile` (read once by the wiring); default: the inline events. */
+  readonly events?: readonly TargetEvent[];
 }
 
 export interface ServiceOptions {
@@ -71,6 +77,9 @@ interface TargetState {
   /** Pinned minimum capacity until a time. */
   pin?: { minCapacity: number; untilMs: number };
   lastActions: ActionRecord[];
+  /** Known events: planner floors, and the calendar the forecast is wrapped with. */
+  readonly events: readonly TargetEvent[];
+  readonly calendar: TargetCalendar;
 }
 
 interface Observation {
@@ -81,6 +90,8 @@ interface Observation {
   readonly fallback?: string;
   /** The quality gate's verdict on the model; when active, `forecast` is the seasonal baseline's. */
   readonly gate?: GateVerdict;
+  /** What the calendar did to `forecast`, when it lifted it. */
+  readonly uplift?: AppliedUplift;
 }
 
 const CHART_MS = DAY_MS;
@@ -96,7 +107,10 @@ export class PrescaleService {
   private readonly state = new Map<string, TargetState>();
 
   constructor(private readonly o: ServiceOptions) {
-    for (const t of o.targets) this.state.set(t.config.name, { memory: new Map(), past: new Map(), lastActions: [] });
+    for (const t of o.targets) {
+      const events = t.events ?? inlineEvents(t.config);
+      this.state.set(t.config.name, { memory: new Map(), past: new Map(), lastActions: [], events, calendar: new TargetCalendar(t.config.name, events) });
+    }
   }
 
   get targets(): readonly TargetRuntime[] {
@@ -131,7 +145,9 @@ export class PrescaleService {
     const st = this.mustState(t.config.name);
     const name = t.config.name;
     try {
-      const history = await this.readHistory(t, st);
+      // The inner model learns, and is scored on, normal load: calendar events are replaced by the day before.
+      const history = st.calendar.neutralise(await this.readHistory(t, st));
+      st.calendar.forget(); // the next forecast learns the uplift again, from the newer history
       const recentFrom = this.o.clock.now() - DAY_MS;
       const compare = opts.replaceOnlyIfBetter && st.model !== undefined;
       // To be compared fairly on the last day, the candidate must not have seen it.
@@ -219,29 +235,36 @@ export class PrescaleService {
     const observed = latestObserved(history, now - fc.maxHistoryAgeMinutes * MINUTE_MS);
     if (observed === undefined) return { history, observedQps: NaN, fallback: `no observed load in the last ${fc.maxHistoryAgeMinutes} min` };
     let forecast: QuantileForecast;
+    let uplift: AppliedUplift | undefined;
     try {
-      forecast = this.forecast(st, history, fc.horizonMinutes, now);
+      ({ forecast, uplift } = this.forecast(st, history, fc.horizonMinutes, now));
     } catch (err: unknown) {
       return { history, observedQps: observed, fallback: `forecast failed: ${errorMessage(err)}` };
     }
     const implausible = implausibility(forecast, history);
     if (implausible) return { history, observedQps: observed, fallback: implausible };
     this.rememberForecast(st, forecast);
-    const gate = judgeModel(st.past, history, { nowMs: now, stepMs: forecast.stepMs });
-    if (!gate.active) return { history, observedQps: observed, forecast, gate };
+    const gate = judgeModel(st.past, history, { nowMs: now, stepMs: forecast.stepMs, exclude: st.calendar.windows });
+    if (!gate.active) return { history, observedQps: observed, forecast, gate, uplift };
     try {
-      return { history, observedQps: observed, forecast: await this.baselineForecast(history, forecast.stepMs, forecast.horizon, now), gate };
+      return { history, observedQps: observed, ...(await this.baselineForecast(st, history, { stepMs: forecast.stepMs, horizon: forecast.horizon, now })), gate };
     } catch (err: unknown) {
       return { history, observedQps: observed, fallback: `model worse than the baseline, and the baseline failed: ${errorMessage(err)}`, gate };
     }
   }
 
-  /** The daily seasonal-naive forecast, acted on while the quality gate distrusts the model. */
-  private async baselineForecast(history: Series, stepMs: number, horizon: number, now: number): Promise<QuantileForecast> {
-    const context = fillGaps(sliceByTime(resampleMean(history, stepMs), history.startMs, Math.floor(now / stepMs) * stepMs));
-    const f = createForecaster('seasonal-naive', { stepMs, horizon });
+  /**
+   * The daily seasonal-naive forecast, acted on while the quality gate distrusts the model; with the target's
+   * calendar around it, so that a coming promo is still lifted and yesterday's is not repeated.
+   */
+  private async baselineForecast(st: TargetState, history: Series, o: { stepMs: number; horizon: number; now: number }): Promise<{ forecast: QuantileForecast; uplift?: AppliedUplift }> {
+    const context = fillGaps(sliceByTime(resampleMean(history, o.stepMs), history.startMs, Math.floor(o.now / o.stepMs) * o.stepMs));
+    const base = createForecaster('seasonal-naive', { stepMs: o.stepMs, horizon: o.horizon });
+    const calendar = st.calendar.wrapBaseline(base);
+    const f = calendar ?? base;
     await f.fit(context);
-    return f.predict(horizon, context);
+    const forecast = f.predict(o.horizon, context);
+    return { forecast, uplift: calendar?.upliftOf(forecast, context) };
   }
 
   private async runTarget(t: TargetRuntime, signal: AbortSignal): Promise<Decision[]> {
@@ -250,7 +273,7 @@ export class PrescaleService {
     const obs = await this.observe(t, st, now, signal);
     const { forecast, observedQps, fallback } = obs;
     const pinned: EventFloor[] = st.pin && st.pin.untilMs > now ? [{ name: 'pin', startMs: now, endMs: st.pin.untilMs, minCapacity: st.pin.minCapacity }] : [];
-    const events: EventFloor[] = [...eventFloors(t.config), ...pinned];
+    const events: EventFloor[] = [...eventFloors(st.events), ...pinned];
     const paused = t.config.paused || (st.pausedUntilMs ?? 0) > now;
     const normalQps = forecast && obs.history && events.some((e) => e.multiplier !== undefined) ? dayAgoLevels(obs.history, forecast, now) : undefined;
     const decisions: Decision[] = [];
@@ -264,10 +287,7 @@ export class PrescaleService {
       );
       st.memory.set(a.id, p.memory);
       const actions = await this.actuate(a, p, { target: t.config.name, now, paused, signal });
-      decisions.push({
-        ...decisionOf({ target: t.config.name, actuator: a, plan: p, forecast, observedQps, current, fallback, actions }),
-        forecastSource: forecast ? (obs.gate?.active ? 'seasonal-baseline' : 'model') : 'none',
-      });
+      decisions.push({ ...decisionOf({ target: t.config.name, actuator: a, plan: p, forecast, observedQps, current, fallback, actions }), ...forecastFacts(obs) });
       actuatorSnaps.push(actuatorSnapshot(a, p, current));
     }
     st.lastActions = [...decisions.flatMap((d) => d.actions), ...st.lastActions].slice(0, 200);
@@ -293,6 +313,7 @@ export class PrescaleService {
       model: s.st.model?.info,
       fallback: { active: obs.fallback !== undefined, reason: obs.fallback },
       qualityGate: obs.gate,
+      ...(obs.uplift ? { calendarUplift: obs.uplift } : {}),
       paused: s.paused,
       actions: s.st.lastActions,
     };
@@ -309,14 +330,18 @@ export class PrescaleService {
     }
   }
 
-  private forecast(st: TargetState, history: Series, horizonMinutes: number, now: number): QuantileForecast {
+  /** The model's forecast, through the target's calendar when it has tagged events. */
+  private forecast(st: TargetState, history: Series, horizonMinutes: number, now: number): { forecast: QuantileForecast; uplift?: AppliedUplift } {
     if (!st.model) throw new Error('no model yet');
     const step = st.model.stepMs;
     const resampled = resampleMean(history, step);
     // Only whole buckets: the bucket still filling would read low.
-    const complete = sliceByTime(resampled, resampled.startMs, Math.floor(now / step) * step);
+    const context = fillGaps(sliceByTime(resampled, resampled.startMs, Math.floor(now / step) * step));
     const horizon = Math.ceil((horizonMinutes * MINUTE_MS) / step);
-    return st.model.forecaster.predict(horizon, fillGaps(complete));
+    const calendar = st.calendar.forecasterFor(st.model, context);
+    if (!calendar) return { forecast: st.model.forecaster.predict(horizon, context) };
+    const forecast = calendar.predict(horizon, context);
+    return { forecast, uplift: calendar.upliftOf(forecast, context) };
   }
 
   private rememberForecast(st: TargetState, f: QuantileForecast): void {
@@ -389,8 +414,10 @@ export function implausibility(f: QuantileForecast, history: Series): string | u
   return undefined;
 }
 
-function eventFloors(t: TargetConfig): EventFloor[] {
-  return t.events.map((e) => ({ name: e.name, startMs: Date.parse(e.start), endMs: Date.parse(e.end), minCapacity: e.minCapacity, multiplier: e.multiplier }));
+/** Which forecast the plan used, and what the calendar did to it. */
+function forecastFacts(obs: Observation): Pick<Decision, 'forecastSource' | 'calendarUplift'> {
+  const forecastSource = obs.forecast ? (obs.gate?.active ? 'seasonal-baseline' : 'model') : 'none';
+  return { forecastSource, ...(obs.uplift ? { calendarUplift: obs.uplift } : {}) };
 }
 
 function actuatorSnapshot(a: Actuator, p: Plan, current: number | undefined): ActuatorSnapshot {

@@ -2,6 +2,7 @@ import type { QuantileForecast } from '../forecast/forecaster.js';
 import type { PlanPoint } from '../plan/planner.js';
 import type { Series } from '../series/series.js';
 import type { ActionRecord } from '../actuators/actuator.js';
+import type { AppliedUplift } from '../events/event-forecaster.js';
 
 /** What the model behind a target is; shown on the dashboard and the API. */
 export interface ModelInfo {
@@ -47,6 +48,8 @@ export interface TargetSnapshot {
   readonly fallback: { readonly active: boolean; readonly reason?: string };
   /** The forecast quality gate: when active, the model did worse than the seasonal baseline and is not acted on. */
   readonly qualityGate?: { readonly active: boolean; readonly steps: number; readonly modelMae: number; readonly baselineMae: number };
+  /** Set when the promo calendar lifted the forecast: the event, its tag and the largest learned ratios applied. */
+  readonly calendarUplift?: AppliedUplift;
   readonly paused?: boolean;
   readonly actions: readonly ActionRecord[];
 }

@@ -15,6 +15,7 @@ import { PrometheusSource } from '../sources/prometheus.js';
 import type { MetricSource } from '../sources/source.js';
 import type { Clock } from '../util/clock.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { loadTargetEvents } from './calendar.js';
 import { InMemoryKube, InMemoryScaling } from './in-memory.js';
 import type { TargetRuntime } from './service.js';
 
@@ -135,10 +136,11 @@ export function createActuator(a: ActuatorConfig, deps: { clients: Clients; quan
 
 export function createTargets(c: Config, deps: { clients: Clients; clock: Clock; startedAtMs: number }): TargetRuntime[] {
   const traces = new TraceCache();
-  return c.targets.map((t: TargetConfig) => ({
+  return c.targets.map((t: TargetConfig, i) => ({
     config: t,
     source: createSource(t.history, { ...deps, traces }),
     actuators: t.actuators.map((a) => createActuator(a, { clients: deps.clients, quantile: t.forecast.quantile })),
+    events: loadTargetEvents(t, `targets[${i}].eventsFile`),
   }));
 }
 

@@ -33,6 +33,12 @@ describe('config', () => {
     expect(Object.isFrozen(c.targets[0].actuators[0])).toBe(true);
   });
 
+  it("resolves a target's eventsFile against the config file; without one there is none", () => {
+    const c = parseConfig(valid.replace('    actuators:', '    eventsFile: calendars/promo.csv\n    actuators:'), '/etc/prescale/cfg.yaml');
+    expect(c.targets[0].eventsFile).toBe('/etc/prescale/calendars/promo.csv');
+    expect(parseConfig(valid, '/etc/prescale/cfg.yaml').targets[0].eventsFile).toBeUndefined();
+  });
+
   it.each([
     ['an unknown key, by its full path', valid.replace('dryRun: true', 'dryRun: true\nhttp: { prot: 80 }'), 'http.prot: unknown key'],
     ['a bad number with the value', valid.replace('qpsPerReplica: 200', 'qpsPerReplica: -3'), 'targets[0].actuators[1].qpsPerReplica: Too small: expected number to be >0, got -3'],
@@ -41,6 +47,9 @@ describe('config', () => {
     ['a bad source', valid.replace('source: csv', 'source: influx'), 'targets[0].history.source'],
     ['no targets', 'dryRun: true\ntargets: []', 'targets: Too small'],
     ['broken YAML', 'targets: [', 'cfg.yaml: not valid YAML'],
+    ['an eventsFile that is not a path', valid.replace('    actuators:', '    eventsFile: 3\n    actuators:'), 'targets[0].eventsFile: Invalid input: expected string, received number, got 3'],
+    ['an empty event tag', valid.replace('    actuators:', '    events: [{ name: sale, start: "2026-03-20T09:00:00Z", end: "2026-03-20T12:00:00Z", tag: "" }]\n    actuators:'), 'targets[0].events[0].tag: Too small'],
+    ['a misspelt events key', valid.replace('    actuators:', '    eventFile: cal.csv\n    actuators:'), 'targets[0].eventFile: unknown key'],
   ])('rejects %s', (_what, text, want) => {
     expect(errorOf(text)).toContain(want);
   });

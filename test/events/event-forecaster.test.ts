@@ -83,6 +83,21 @@ describe('withEvents', () => {
     expect(got.values[1][47]).toBeCloseTo(plain.values[1][47], 6);
   });
 
+  it('wraps an inner model fitted elsewhere (innerFitted): predicts from a context without fit, and says what it lifted', async () => {
+    const inner = new DayAgo();
+    await inner.fit(train); // as a model loaded from disk: fitted on the raw history, promos and all
+    const f = withEvents(inner, { events: [...calendar, held], profiles: learnUplift(train, calendar), innerFitted: true });
+    const ctx = sliceSeries(series, 0, 10 * DAY + 120);
+    const plain = new DayAgo().predict(48, neutralise(ctx, [...calendar, held]));
+    const got = f.predict(48, ctx);
+    expect(got.values[1][27]).toBeCloseTo(plain.values[1][27] * 4.7, 6);
+    expect(f.upliftOf(got, ctx)).toEqual({ event: 'held-out', tag: 'promo', startMs: held.startMs, endMs: held.endMs, peakP50: expect.closeTo(3.5, 9), peakP90: expect.closeTo(4.7, 9) });
+    // Two hours ahead of an origin a day before the event: no step in reach, nothing lifted.
+    expect(f.upliftOf({ startMs: endMs(ctx) - 86_400_000, stepMs: STEP, horizon: 12 }, ctx)).toBeUndefined();
+    expect(() => f.predict(4)).toThrow('day-ago+calendar: predict needs a context when the inner model was fitted elsewhere');
+    expect(() => withEvents(inner, { events: calendar, innerFitted: true })).toThrow('innerFitted needs the learned profiles');
+  });
+
   it('adapts the uplift of a running event to what it has shown so far (and not when told not to)', async () => {
     // The held-out event runs at 6x: after 6 of its 12 steps, the rest is forecast near 6x, not 3.5x.
     const live = trace(11, new Map([...mult, [10, 6]]));

@@ -39,4 +39,14 @@ describe('judgeModel', () => {
     past.set(now - 7 * 3_600_000, { p50: 1e9 }); // older than 6 h
     expect(judgeModel(past, history, { nowMs: now, stepMs: STEP }).modelMae).toBe(10);
   });
+
+  it.each([
+    ['inside a known event window', [{ startMs: now - 2 * 3_600_000, endMs: now }], 0],
+    ['a day after one', [{ startMs: now - DAY_MS - 2 * 3_600_000, endMs: now - DAY_MS }], 0],
+    ['half inside one', [{ startMs: now - 3_600_000, endMs: now + 3_600_000 }], 12],
+    ['far from one', [{ startMs: now - 10 * 3_600_000, endMs: now - 8 * 3_600_000 }], 24],
+  ])('does not judge the steps %s', (_what, exclude, steps) => {
+    const v = judgeModel(pastWith(10), history, { nowMs: now, stepMs: STEP, exclude });
+    expect(v).toMatchObject({ steps, active: steps >= 12 });
+  });
 });

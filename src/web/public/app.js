@@ -125,6 +125,8 @@
     if (t.fallback.active) flags.appendChild(badge('fallback: ' + (t.fallback.reason || 'reactive'), 'error'));
     else flags.appendChild(badge('forecasting', 'ok'));
     if (t.paused) flags.appendChild(badge('paused', 'quiet'));
+    var cal = t.calendarUplift;
+    if (cal) flags.appendChild(badge('calendar: ' + cal.event + ' (' + cal.tag + ') p90 x' + (cal.peakP90 === null ? '?' : cal.peakP90.toFixed(2)), 'ok'));
     box.appendChild(flags);
   }
 

@@ -1,0 +1,54 @@
+import { afterAll, describe, expect, it, jest } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { trainCommand, trainCommandLine } from '../../src/commands/train-command.js';
+import type { ModelMeta } from '../../src/forecast/artefact.js';
+
+const STEP = 15 * 60_000;
+const PER_DAY = 96;
+const T0 = Date.UTC(2026, 0, 5);
+/** Three days at 15 min: a daily cycle, and a x4 promo over 12:00-13:00 on the third day. */
+const values = Array.from({ length: 3 * PER_DAY }, (_, i) => {
+  const k = i % PER_DAY;
+  return (200 + 100 * Math.sin((2 * Math.PI * k) / PER_DAY)) * (i >= 2 * PER_DAY + 48 && i < 2 * PER_DAY + 52 ? 4 : 1);
+});
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'prescale-train-events-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const trace = path.join(dir, 'trace.csv');
+writeFileSync(trace, ['timestamp,qps', ...values.map((v, i) => `${new Date(T0 + i * STEP).toISOString()},${v}`)].join('\n') + '\n');
+const calendar = path.join(dir, 'calendar.csv');
+writeFileSync(calendar, 'name,start,end,tag\nsale,2026-01-07T12:00:00Z,2026-01-07T13:00:00Z,promo\n');
+
+async function train(out: string, events?: string): Promise<number[]> {
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await trainCommand({ trace, unit: 'per-second', model: 'seasonal-naive', stepMinutes: '15', horizonMinutes: '30', seed: '1', out, ...(events ? { events } : {}) });
+  } finally {
+    err.mockRestore();
+  }
+  return (JSON.parse(readFileSync(path.join(out, 'history.json'), 'utf8')) as { values: number[] }).values;
+}
+
+describe('prescale train --events', () => {
+  it('fits on the trace with the calendar events (and their hour margins) replaced by the load a day earlier', async () => {
+    const raw = await train(path.join(dir, 'raw'));
+    const clean = await train(path.join(dir, 'clean'), calendar);
+    const promo = 2 * PER_DAY + 49;
+    expect(raw[promo]).toBeCloseTo(4 * values[promo - PER_DAY], 6);
+    expect(clean[promo]).toBeCloseTo(values[promo - PER_DAY], 6);
+    // The margins: an hour either side is the day before too; the rest of the day is untouched.
+    expect(clean.slice(2 * PER_DAY + 44, 2 * PER_DAY + 56)).toEqual(values.slice(PER_DAY + 44, PER_DAY + 56));
+    expect(clean.slice(0, 2 * PER_DAY + 44)).toEqual(raw.slice(0, 2 * PER_DAY + 44));
+    const meta = JSON.parse(readFileSync(path.join(dir, 'clean', 'meta.json'), 'utf8')) as ModelMeta;
+    expect(meta.command).toContain(`--events ${calendar}`);
+  });
+
+  it('records --events in the command line and a bad calendar names file and line', async () => {
+    expect(trainCommandLine({ trace, model: 'naive', stepMinutes: '5', horizonMinutes: '30', seed: '1', events: 'cal.csv', out: 'm' })).toContain('--events cal.csv --out m');
+    const bad = path.join(dir, 'bad.csv');
+    writeFileSync(bad, 'name,start,end,tag\nx,2026-01-07T14:00:00Z,2026-01-07T12:00:00Z,promo\n');
+    await expect(train(path.join(dir, 'bad'), bad)).rejects.toThrow(`${bad}:2: end (2026-01-07T12:00:00.000Z) must be after start`);
+  });
+});

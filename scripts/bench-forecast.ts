@@ -27,6 +27,7 @@ const LABELS: Record<MethodName, string> = {
   auto: 'auto (chosen)',
   lstm: 'LSTM',
   'holt-winters': 'Holt-Winters',
+  ensemble: 'ensemble (LSTM + Holt-Winters)',
   'seasonal-naive': 'seasonal naive (daily)',
   'seasonal-naive-weekly': 'seasonal naive (weekly)',
   naive: 'naive',
@@ -50,7 +51,7 @@ function parseArgs(argv: string[]): Args {
     else throw new Error(`unknown argument ${a}; use --methods LIST, --fast, --traces LIST`);
   }
   let list = methods ?? availableMethods();
-  if (fast) list = list.filter((m) => m !== 'lstm' && m !== 'auto');
+  if (fast) list = list.filter((m) => m !== 'lstm' && m !== 'auto' && m !== 'ensemble');
   return { methods: list, traces, argv: argv.join(' ') };
 }
 

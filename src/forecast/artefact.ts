@@ -7,6 +7,7 @@ import { MINUTE_MS } from '../util/clock.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { Forecaster } from './forecaster.js';
 import type { MethodScores } from './evaluate.js';
+import { EnsembleForecaster } from './ensemble.js';
 import { HoltWintersForecaster, type HoltWintersParams } from './holt-winters.js';
 import { LstmForecaster, type LstmState } from './lstm.js';
 import { NaiveForecaster } from './naive.js';
@@ -14,8 +15,16 @@ import { SeasonalNaiveForecaster } from './seasonal-naive.js';
 import { initTf } from './tf-backend.js';
 
 export const ARTEFACT_FORMAT = 1;
-export type ModelKind = 'lstm' | 'holt-winters' | 'seasonal-naive' | 'seasonal-naive-weekly' | 'naive';
-const KINDS: readonly ModelKind[] = ['lstm', 'holt-winters', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'];
+export type ModelKind = 'lstm' | 'holt-winters' | 'ensemble' | 'seasonal-naive' | 'seasonal-naive-weekly' | 'naive';
+const KINDS: readonly ModelKind[] = ['lstm', 'holt-winters', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'];
+
+/** One member of an ensemble: its kind and sections as in meta.json, its files in `dir` (beside meta.json). */
+export interface EnsembleMemberMeta {
+  readonly kind: Exclude<ModelKind, 'ensemble'>;
+  readonly dir: string;
+  readonly lstm?: LstmState;
+  readonly holtWinters?: { readonly params: HoltWintersParams };
+}
 
 /** What the caller knows about a model beyond the forecaster itself (all optional, recorded as given). */
 export interface ModelInfo {
@@ -41,6 +50,8 @@ export interface ModelMeta extends ModelInfo {
   /** The LSTM's window, features, normalisation (log1p mean/sd on the training series) and training summary. */
   readonly lstm?: LstmState;
   readonly holtWinters?: { readonly params: HoltWintersParams };
+  /** An ensemble's members (forecasts averaged quantile by quantile). */
+  readonly ensemble?: { readonly members: readonly EnsembleMemberMeta[] };
   readonly backend: string;
   readonly codeVersion: string;
   readonly createdAt: string;
@@ -107,6 +118,7 @@ export async function saveModel(dir: string, a: { forecaster: Forecaster; traini
       dataRange: { startMs: tr.startMs, endMs: endMs(tr), start: new Date(tr.startMs).toISOString(), end: new Date(endMs(tr)).toISOString(), points: tr.values.length },
       ...(extra.lstm ? { lstm: extra.lstm } : {}),
       ...(extra.holtWinters ? { holtWinters: extra.holtWinters } : {}),
+      ...(extra.ensemble ? { ensemble: extra.ensemble } : {}),
       backend,
       codeVersion: codeVersion(),
       createdAt: new Date().toISOString(),
@@ -129,9 +141,24 @@ interface KindExtra {
   readonly horizon?: number;
   readonly lstm?: LstmState;
   readonly holtWinters?: { readonly params: HoltWintersParams };
+  readonly ensemble?: { readonly members: readonly EnsembleMemberMeta[] };
 }
 
 async function writeKindFiles(dir: string, f: Forecaster, training: Series): Promise<KindExtra> {
+  if (f instanceof EnsembleForecaster) {
+    const members: EnsembleMemberMeta[] = [];
+    let horizon: number | undefined;
+    for (const [i, m] of f.members.entries()) {
+      const kind = kindOf(m);
+      if (kind === 'ensemble') throw new Error('cannot save an ensemble inside an ensemble');
+      const sub = `member-${i}`;
+      mkdirSync(path.join(dir, sub));
+      const extra = await writeKindFiles(path.join(dir, sub), m, training);
+      horizon ??= extra.horizon;
+      members.push({ kind, dir: sub, ...(extra.lstm ? { lstm: extra.lstm } : {}), ...(extra.holtWinters ? { holtWinters: extra.holtWinters } : {}) });
+    }
+    return { horizon, ensemble: { members } };
+  }
   if (f instanceof LstmForecaster) {
     const model = f.layersModel;
     const state = f.state;
@@ -196,6 +223,18 @@ function checkMeta(file: string, doc: unknown): ModelMeta {
 }
 
 function checkKindSection(file: string, doc: Record<string, unknown>): void {
+  if (doc.kind === 'ensemble') {
+    const members = isRecord(doc.ensemble) ? doc.ensemble.members : undefined;
+    if (!Array.isArray(members) || members.length < 2) throw new InputError(`${file}: an ensemble model needs ensemble.members, at least two`);
+    members.forEach((m: unknown, i) => {
+      const where = `${file}: ensemble.members[${i}]`;
+      if (!isRecord(m) || typeof m.dir !== 'string' || !/^member-\d+$/.test(m.dir)) throw new InputError(`${where} needs dir "member-<n>"`);
+      if (typeof m.kind !== 'string' || m.kind === 'ensemble' || !(KINDS as readonly string[]).includes(m.kind)) {
+        throw new InputError(`${where}.kind must be one of ${KINDS.filter((k) => k !== 'ensemble').join(', ')}, ${JSON.stringify(m.kind)} given`);
+      }
+      checkKindSection(where, m);
+    });
+  }
   if (doc.kind === 'lstm' && !isRecord(doc.lstm)) throw new InputError(`${file}: an lstm model needs the "lstm" section (normalisation, window, features)`);
   if (doc.kind === 'holt-winters' && !(isRecord(doc.holtWinters) && isRecord(doc.holtWinters.params))) {
     throw new InputError(`${file}: a holt-winters model needs holtWinters.params`);
@@ -216,6 +255,11 @@ async function rebuild(dir: string, meta: ModelMeta): Promise<Forecaster> {
   switch (kind) {
     case 'lstm':
       return LstmForecaster.fromParts(await loadLayers(dir), meta.lstm as LstmState);
+    case 'ensemble': {
+      const members: Forecaster[] = [];
+      for (const m of meta.ensemble?.members ?? []) members.push(await rebuild(path.join(dir, m.dir), { ...meta, kind: m.kind, lstm: m.lstm, holtWinters: m.holtWinters }));
+      return new EnsembleForecaster(members, { fitted: true });
+    }
     case 'holt-winters':
       return refit(new HoltWintersForecaster({ stepMs: meta.stepMs, objective: 'horizon', objectiveHorizon: meta.horizon, params: meta.holtWinters?.params }), dir);
     case 'seasonal-naive':

@@ -4,11 +4,12 @@ import type { Forecaster } from './forecaster.js';
 import { HoltWintersForecaster } from './holt-winters.js';
 import { LstmForecaster, type LstmOptions } from './lstm.js';
 import { AutoForecaster } from './select.js';
+import { EnsembleForecaster } from './ensemble.js';
 import { NaiveForecaster } from './naive.js';
 import { SeasonalNaiveForecaster } from './seasonal-naive.js';
 
 /** Every method name the CLI knows, in the order tables list them. */
-export const METHOD_NAMES = ['auto', 'lstm', 'holt-winters', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'] as const;
+export const METHOD_NAMES = ['auto', 'lstm', 'holt-winters', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
 
 /** Options every factory accepts; a method ignores what it does not use. */
@@ -25,6 +26,9 @@ export interface ForecasterOptions {
 
 export type ForecasterFactory = (o: ForecasterOptions) => Forecaster;
 
+const lstmOf = (o: ForecasterOptions): LstmForecaster => new LstmForecaster({ ...(o.extra as LstmOptions | undefined), stepMs: o.stepMs, horizon: o.horizon, seed: o.seed });
+const holtWintersOf = (o: ForecasterOptions): HoltWintersForecaster => new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon });
+
 /**
  * The registry: one factory per method. `lstm` and `auto` are added here by the LSTM work (src/forecast/lstm.ts,
  * src/forecast/select.ts); until then they are absent and asking for them is an InputError.
@@ -33,8 +37,9 @@ export const FORECASTERS: Partial<Record<MethodName, ForecasterFactory>> = {
   naive: () => new NaiveForecaster(),
   'seasonal-naive': (o) => new SeasonalNaiveForecaster({ season: 'daily', stepMs: o.stepMs }),
   'seasonal-naive-weekly': (o) => new SeasonalNaiveForecaster({ season: 'weekly', stepMs: o.stepMs }),
-  'holt-winters': (o) => new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon }),
-  lstm: (o) => new LstmForecaster({ ...(o.extra as LstmOptions | undefined), stepMs: o.stepMs, horizon: o.horizon, seed: o.seed }),
+  'holt-winters': (o) => holtWintersOf(o),
+  ensemble: (o) => new EnsembleForecaster([lstmOf(o), holtWintersOf(o)]),
+  lstm: (o) => lstmOf(o),
   auto: (o) => new AutoForecaster({ stepMs: o.stepMs, horizon: o.horizon, seed: o.seed, lstm: o.extra as LstmOptions | undefined }),
 };
 

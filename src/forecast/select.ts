@@ -3,14 +3,18 @@ import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import { seasonalScale, scoreRollingOrigins, type MethodScores, type ProtocolData } from './evaluate.js';
 import { assertFitted, assertTrainLength, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { EnsembleForecaster } from './ensemble.js';
 import { HoltWintersForecaster } from './holt-winters.js';
 import { LstmForecaster, type LstmOptions } from './lstm.js';
 import { NaiveForecaster } from './naive.js';
 import { SeasonalNaiveForecaster } from './seasonal-naive.js';
 import { log } from '../obs/log.js';
 
-export type CandidateName = 'lstm' | 'holt-winters' | 'seasonal-naive' | 'seasonal-naive-weekly' | 'naive';
-export const CANDIDATES: readonly CandidateName[] = ['lstm', 'holt-winters', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'];
+export type CandidateName = 'lstm' | 'holt-winters' | 'ensemble' | 'seasonal-naive' | 'seasonal-naive-weekly' | 'naive';
+export const CANDIDATES: readonly CandidateName[] = ['lstm', 'holt-winters', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'];
+
+/** The members of the `ensemble` candidate, in order. */
+export const ENSEMBLE_MEMBERS = ['lstm', 'holt-winters'] as const satisfies readonly CandidateName[];
 
 export interface AutoOptions {
   readonly stepMs?: number;
@@ -38,6 +42,8 @@ export function createCandidate(name: CandidateName, o: { stepMs: number; horizo
     case 'holt-winters':
       // Same settings as the registry's holt-winters, so auto's candidate is the method evaluate reports.
       return new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon });
+    case 'ensemble':
+      return new EnsembleForecaster(ENSEMBLE_MEMBERS.map((m) => createCandidate(m, o)));
     case 'seasonal-naive':
       return new SeasonalNaiveForecaster({ season: 'daily', stepMs: o.stepMs });
     case 'seasonal-naive-weekly':
@@ -130,13 +136,26 @@ export class AutoForecaster implements Forecaster {
     const first = sliceSeries(series, 0, fitEnd);
     const d: ProtocolData = { actual: series, trainEnd: fitEnd, horizon, season, maseScale: seasonalScale(series.values, fitEnd, Math.min(season, fitEnd - 1)) };
     const scores: Partial<Record<CandidateName, MethodScores>> = {};
-    for (const name of this.o.candidates ?? CANDIDATES) {
-      const f = create(name, opts);
-      if (f.minTrainLength > fitEnd) continue; // e.g. weekly seasonality with under two weeks of data
-      this.o.onStage?.({ candidate: name, phase: 'holdout' });
-      await f.fit(first);
-      scores[name] = scoreRollingOrigins(f, d);
-      dispose(f);
+    const fitted = new Map<CandidateName, Forecaster>();
+    try {
+      for (const name of this.o.candidates ?? CANDIDATES) {
+        let f: Forecaster;
+        if (name === 'ensemble') {
+          // The combination of the members' holdout fits: scored without fitting anything again.
+          const members = ENSEMBLE_MEMBERS.map((m) => fitted.get(m));
+          if (members.some((m) => m === undefined)) continue;
+          f = new EnsembleForecaster(members as Forecaster[], { fitted: true });
+        } else {
+          f = create(name, opts);
+          if (f.minTrainLength > fitEnd) continue; // e.g. weekly seasonality with under two weeks of data
+          this.o.onStage?.({ candidate: name, phase: 'holdout' });
+          await f.fit(first);
+          fitted.set(name, f);
+        }
+        scores[name] = scoreRollingOrigins(f, d);
+      }
+    } finally {
+      for (const f of fitted.values()) dispose(f);
     }
     const chosen = pickBest(scores);
     log.info({ chosen, scores: Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, v.mase])) }, 'auto: holdout scores (MASE)');

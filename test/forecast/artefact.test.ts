@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileS
 import os from 'node:os';
 import path from 'node:path';
 import { loadModel, saveModel } from '../../src/forecast/artefact.js';
+import { EnsembleForecaster } from '../../src/forecast/ensemble.js';
 import type { Forecaster } from '../../src/forecast/forecaster.js';
 import { HoltWintersForecaster } from '../../src/forecast/holt-winters.js';
 import { LstmForecaster } from '../../src/forecast/lstm.js';
@@ -69,6 +70,37 @@ describe('model artefacts', () => {
     const { forecaster, meta } = await loadModel(out);
     expect(meta.kind).toBe(name);
     expectSamePredictions(f, forecaster, 4);
+  });
+
+  it('round-trips an ensemble of the LSTM and Holt-Winters, each member in its own directory', async () => {
+    const hw = new HoltWintersForecaster({ stepMs: STEP });
+    await hw.fit(series);
+    const ens = new EnsembleForecaster([lstm, hw], { fitted: true });
+    const out = path.join(dir, 'ensemble');
+    await saveModel(out, { forecaster: ens, training: series });
+    expect(existsSync(path.join(out, 'member-0', 'weights.bin'))).toBe(true);
+    expect(existsSync(path.join(out, 'member-1', 'history.json'))).toBe(true);
+    const { forecaster, meta } = await loadModel(out);
+    expect(meta.kind).toBe('ensemble');
+    expect(meta.horizon).toBe(2);
+    expect(meta.ensemble?.members.map((m) => m.kind)).toEqual(['lstm', 'holt-winters']);
+    expectSamePredictions(ens, forecaster, 2);
+  });
+
+  it.each([
+    [{ members: [] }, /an ensemble model needs ensemble.members, at least two/],
+    [{ members: [{ kind: 'naive', dir: 'member-0' }, { kind: 'naive', dir: '../x' }] }, /ensemble.members\[1\] needs dir "member-<n>"/],
+    [{ members: [{ kind: 'ensemble', dir: 'member-0' }, { kind: 'naive', dir: 'member-1' }] }, /ensemble.members\[0\].kind must be one of lstm, holt-winters, seasonal-naive/],
+    [{ members: [{ kind: 'lstm', dir: 'member-0' }, { kind: 'naive', dir: 'member-1' }] }, /ensemble.members\[0\]: an lstm model needs the "lstm" section/],
+  ])('rejects a bad ensemble section %j, naming the key', async (section, message) => {
+    const out = path.join(dir, `bad-ensemble-${Math.random().toString(36).slice(2)}`);
+    const a = new NaiveForecaster();
+    await a.fit(series);
+    await saveModel(out, { forecaster: a, training: series });
+    const metaFile = path.join(out, 'meta.json');
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(metaFile, JSON.stringify({ ...meta, kind: 'ensemble', ensemble: section }));
+    await expect(loadModel(out)).rejects.toThrow(message);
   });
 
   it('keeps the previous version as DIR.previous', async () => {

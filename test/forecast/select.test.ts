@@ -89,6 +89,33 @@ describe('AutoForecaster', () => {
     expect(auto.predict(2, series).values[0][0]).toBeCloseTo(100 + 50 * Math.sin((2 * Math.PI * series.values.length) / 24), 9);
   });
 
+  it("scores the ensemble from the members' holdout fits, without fitting again, and keeps it when it wins", async () => {
+    const made: Oracle[] = [];
+    const auto = new AutoForecaster({
+      stepMs: STEP,
+      horizon: 2,
+      candidates: ['lstm', 'holt-winters', 'ensemble', 'naive'],
+      // Biases of +8 and −8 cancel in the average: the ensemble is exact on the holdout.
+      create: (name) => {
+        const o = new Oracle(name, name === 'lstm' ? 8 : name === 'holt-winters' ? -8 : name === 'naive' ? 20 : 0);
+        made.push(o);
+        return o;
+      },
+    });
+    await auto.fit(series);
+    expect(auto.chosen).toBe('ensemble');
+    expect(auto.scores.ensemble!.mase).toBeLessThan(Math.min(auto.scores.lstm!.mase, auto.scores['holt-winters']!.mase));
+    // Holdout: lstm, holt-winters and naive fitted once each; the ensemble reused the first two; then the refit.
+    expect(made.map((o) => o.name)).toEqual(['lstm', 'holt-winters', 'naive', 'ensemble']);
+    expect(made.slice(0, 3).every((o) => o.fittedOn.length === 1)).toBe(true);
+  });
+
+  it('skips the ensemble when a member was not a candidate', async () => {
+    const auto = new AutoForecaster({ stepMs: STEP, horizon: 2, candidates: ['holt-winters', 'ensemble', 'naive'], create: (name) => new Oracle(name, 5) });
+    await auto.fit(series);
+    expect(Object.keys(auto.scores).sort()).toEqual(['holt-winters', 'naive']);
+  });
+
   it('with real baselines on a pure daily pattern, picks seasonal naive and skips weekly without two weeks', async () => {
     const auto = new AutoForecaster({ stepMs: STEP, horizon: 2, candidates: ['holt-winters', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'] });
     // A little day-to-day noise keeps the MASE scale (mean daily change) away from zero.
@@ -100,7 +127,7 @@ describe('AutoForecaster', () => {
   });
 
   it('creates every candidate kind by name', () => {
-    for (const name of ['lstm', 'holt-winters', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'] as const) {
+    for (const name of ['lstm', 'holt-winters', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'] as const) {
       expect(createCandidate(name, { stepMs: STEP, horizon: 2 }).name).toBe(name);
     }
   });

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
+import { parseEventsCsv } from '../../src/events/events.js';
 import { AWS_ACTIONS_USED, AWS_SERVICE_LINKED_ROLE_ACTION } from '../../src/aws/iam.js';
 import { METRIC_NAMES, GROUP, VERSION } from '../../src/metrics-api/server.js';
 import { METRICS_API_K8S_CALLS } from '../../src/metrics-api/auth.js';
@@ -162,6 +163,17 @@ describe('the config ConfigMap', () => {
     expect(cfg.leaderElection.enabled).toBe(true);
     const leases = base.find((d) => d.obj.kind === 'Role' && d.obj.rules.some((r: Obj) => r.resources.includes('leases')));
     expect(leases?.obj.metadata.namespace).toBe(cfg.leaderElection.namespace);
+  });
+
+  it('each eventsFile is a key of the same ConfigMap (mounted beside the config) holding a valid calendar', () => {
+    const files = cfg.targets.flatMap((t) => (t.eventsFile ? [t.eventsFile] : []));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) {
+      expect(f.startsWith(`${mount}/`)).toBe(true);
+      const csv = configMap.data[relative(mount, f)] as string;
+      expect(typeof csv).toBe('string');
+      expect(parseEventsCsv(csv, `deploy/base/config.yaml data.${relative(mount, f)}`)).toEqual([]);
+    }
   });
 });
 

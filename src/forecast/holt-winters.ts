@@ -15,8 +15,14 @@ import { seasonSteps } from './seasonal-naive.js';
  *   trend     b_t = β(l_t − l_(t−1)) + (1−β)·φ·b_(t−1)
  *   season    s_t = γ(z_t − l_(t−1) − φ·b_(t−1)) + (1−γ)·s_(t−m)
  *
+ * The start state (level, trend and the m season slots before the first point) is estimated by least squares
+ * together with α, β, γ, φ, as statsmodels and R's ets do, not guessed from the first days: with a guessed
+ * season the search picks a large γ to repair it, and that γ then makes every later forecast noisier. The
+ * parameters minimise the chosen objective (`objective`) jointly with a start state; the start state kept is
+ * then the one-step least-squares start for those parameters, a function of (parameters, series) alone.
  * A missing z_t (gap) advances the state by its own forecast. Quantiles come from the empirical distribution
- * of the in-sample h-step residuals on the log scale, one distribution per horizon step.
+ * of h-step residuals on the log scale, one distribution per horizon step, measured on the last part of the
+ * training series with a start state that was not fitted to it.
  */
 
 export interface HoltWintersParams {
@@ -34,24 +40,32 @@ export interface HoltWintersFitted {
   readonly season: number;
   /** `residualQuantiles[h-1][q]`: quantile QUANTILES[q] of the (h)-step residuals, log scale. */
   readonly residualQuantiles: number[][];
-  /** Mean squared one-step (or h-step, per `objective`) error on the log scale at the fitted parameters. */
+  /** Mean squared one-step error on the log scale at the fitted parameters and start state. */
   readonly mse: number;
+  /** Objective (and gradient) evaluations the fit took. */
   readonly evaluations: number;
+  /** The estimated state before the first training point, log scale; `season[j]` is time-of-day slot j. */
+  readonly start: { readonly level: number; readonly trend: number; readonly season: Float64Array };
 }
 
 export interface HoltWintersOptions {
   /** The step the model will see; sets `minTrainLength` before `fit` (which adopts the series' own step). */
   readonly stepMs?: number;
   /**
-   * `one-step`: minimise the squared one-step error (as statsmodels does). `horizon`: the squared error of
-   * every forecast 1..`objectiveHorizon` steps ahead, which is what a 30-minute forecast is judged on.
+   * What the parameter search minimises: `one-step`, the squared one-step error (as statsmodels does);
+   * `horizon`, the squared error of every forecast 1..`objectiveHorizon` steps ahead, which is what a
+   * 30-minute forecast is judged on. Either way the start state kept is the one-step least-squares one.
    */
   readonly objective?: 'one-step' | 'horizon';
   /** Steps ahead the `horizon` objective scores; default 30 minutes. */
   readonly objectiveHorizon?: number;
   /** Horizon steps with their own residual distribution; longer horizons reuse the last. Default 1 hour. */
   readonly residualHorizon?: number;
-  /** Fixed parameters (skips the search), e.g. loaded from meta.json. */
+  /**
+   * Fixed parameters (skips the search), e.g. loaded from meta.json. The start state and the residual
+   * quantiles depend only on the parameters and the series, so a model rebuilt this way forecasts exactly
+   * like the one that was saved.
+   */
   readonly params?: HoltWintersParams;
 }
 
@@ -96,8 +110,9 @@ function nanMean(z: Float64Array, from: number, to: number): number {
 }
 
 /**
- * A starting state from the first (up to four) whole seasons: level = mean of the first season, trend = the
- * slope between the first and last season means, season = mean deviation from each season's mean.
+ * A first guess of the start state from the first (up to four) whole seasons, where the least-squares
+ * searches begin: level = mean of the first season, trend = the slope between the first and last season
+ * means, season = mean deviation from each season's mean.
  */
 function initialState(z: Float64Array, m: number, phase0: number): State {
   const ns = Math.max(1, Math.min(4, Math.floor(z.length / m)));
@@ -206,74 +221,334 @@ function runFilter(p: HoltWintersParams, z: Float64Array, st: State, ro: RunOpti
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 const logit = (p: number): number => Math.log(p / (1 - p));
+const ALPHA_MIN = 0.001;
+const ALPHA_SPAN = 0.998;
+const BETA_MAX = 0.999;
+const GAMMA_SHARE = 0.999;
 const PHI_MIN = 0.8;
 const PHI_SPAN = 0.195;
 
 /** Unconstrained search space → parameters within their bounds (γ ≤ 1 − α keeps the model stable). */
-function toParams(x: readonly number[]): HoltWintersParams {
-  const alpha = 0.001 + 0.998 * sigmoid(x[0]);
-  return { alpha, beta: 0.999 * sigmoid(x[1]), gamma: (1 - alpha) * 0.999 * sigmoid(x[2]), phi: PHI_MIN + PHI_SPAN * sigmoid(x[3]) };
+function toParams(x: ArrayLike<number>): HoltWintersParams {
+  const alpha = ALPHA_MIN + ALPHA_SPAN * sigmoid(x[0]);
+  return { alpha, beta: BETA_MAX * sigmoid(x[1]), gamma: (1 - alpha) * GAMMA_SHARE * sigmoid(x[2]), phi: PHI_MIN + PHI_SPAN * sigmoid(x[3]) };
+}
+
+/** Chain rule through `toParams`: `g` holds ∂f/∂(α, β, γ, φ) in its first four entries, `out` gets ∂f/∂x[0..3]. */
+function paramGradient(x: ArrayLike<number>, g: ArrayLike<number>, out: Float64Array): void {
+  const [s0, s1, s2, s3] = [sigmoid(x[0]), sigmoid(x[1]), sigmoid(x[2]), sigmoid(x[3])];
+  const alpha = ALPHA_MIN + ALPHA_SPAN * s0;
+  const dAlpha = ALPHA_SPAN * s0 * (1 - s0);
+  out[0] = g[0] * dAlpha - g[2] * GAMMA_SHARE * s2 * dAlpha;
+  out[1] = g[1] * BETA_MAX * s1 * (1 - s1);
+  out[2] = g[2] * (1 - alpha) * GAMMA_SHARE * s2 * (1 - s2);
+  out[3] = g[3] * PHI_SPAN * s3 * (1 - s3);
 }
 
 function fromParams(p: HoltWintersParams): number[] {
   const clamp = (v: number): number => Math.min(0.995, Math.max(0.005, v));
   return [
-    logit(clamp((p.alpha - 0.001) / 0.998)),
-    logit(clamp(p.beta / 0.999)),
-    logit(clamp(p.gamma / ((1 - p.alpha) * 0.999))),
+    logit(clamp((p.alpha - ALPHA_MIN) / ALPHA_SPAN)),
+    logit(clamp(p.beta / BETA_MAX)),
+    logit(clamp(p.gamma / ((1 - p.alpha) * GAMMA_SHARE))),
     logit(clamp((p.phi - PHI_MIN) / PHI_SPAN)),
   ];
 }
 
-/** Nelder-Mead simplex minimisation (standard coefficients) from `x0`, at most `maxEval` evaluations. */
-// The textbook algorithm reads best as one piece (reflect, expand, contract, shrink).
-// eslint-disable-next-line complexity
-export function nelderMead(f: (x: number[]) => number, x0: readonly number[], o: { step?: number; maxEval?: number; tol?: number } = {}): { x: number[]; fx: number; evals: number } {
-  const d = x0.length;
-  const step = o.step ?? 1;
-  const maxEval = o.maxEval ?? 300;
-  const tol = o.tol ?? 1e-7;
-  let evals = 0;
-  const ev = (x: number[]): number => {
-    evals++;
-    const v = f(x);
-    return Number.isFinite(v) ? v : Infinity;
-  };
-  let pts: { x: number[]; fx: number }[] = [{ x: [...x0], fx: ev([...x0]) }];
-  for (let i = 0; i < d; i++) {
-    const x = [...x0];
-    x[i] += step;
-    pts.push({ x, fx: ev(x) });
+/** d/dφ of φ + φ² + … + φ^h, for h = 1..H. */
+function dampDerivatives(phi: number, H: number): Float64Array {
+  const out = new Float64Array(H);
+  let acc = 0;
+  let p = 1;
+  for (let h = 1; h <= H; h++) {
+    acc += h * p;
+    p *= phi;
+    out[h - 1] = acc;
   }
-  const comb = (a: number[], b: number[], t: number): number[] => a.map((ai, i) => ai + t * (b[i] - ai));
-  while (evals < maxEval) {
-    pts.sort((a, b) => a.fx - b.fx);
-    const best = pts[0];
-    const worst = pts[d];
-    if (Math.abs(worst.fx - best.fx) <= tol * (Math.abs(best.fx) + 1e-12)) break;
-    const centroid = new Array<number>(d).fill(0);
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) centroid[j] += pts[i].x[j] / d;
-    const xr = comb(centroid, worst.x, -1);
-    const fr = ev(xr);
-    if (fr < best.fx) {
-      const xe = comb(centroid, worst.x, -2);
-      const fe = ev(xe);
-      pts[d] = fe < fr ? { x: xe, fx: fe } : { x: xr, fx: fr };
-    } else if (fr < pts[d - 1].fx) {
-      pts[d] = { x: xr, fx: fr };
-    } else {
-      const xc = fr < worst.fx ? comb(centroid, xr, 0.5) : comb(centroid, worst.x, 0.5);
-      const fc = ev(xc);
-      if (fc < Math.min(fr, worst.fx)) {
-        pts[d] = { x: xc, fx: fc };
-      } else {
-        pts = pts.map((p, i) => (i === 0 ? p : { x: comb(best.x, p.x, 0.5), fx: NaN }));
-        for (let i = 1; i <= d; i++) pts[i].fx = ev(pts[i].x);
-      }
+  return out;
+}
+
+/** A start state for the filter: level and trend before point 0, season by time-of-day slot. */
+export interface StartState {
+  readonly l: number;
+  readonly b: number;
+  readonly s: ArrayLike<number>;
+}
+
+/**
+ * What the backward pass needs from the forward one: level and trend before each point, the season value
+ * each point used, and the parts of the loss gradient that come from the forecasts made at each point
+ * (`dl`, `db`: w.r.t. the level and trend before point t; `ds`: w.r.t. the season value point t used).
+ */
+interface Tape {
+  readonly lPrev: Float64Array;
+  readonly bPrev: Float64Array;
+  readonly sUsed: Float64Array;
+  readonly dl: Float64Array;
+  readonly db: Float64Array;
+  readonly ds: Float64Array;
+  dPhi: number;
+  sse: number;
+  count: number;
+}
+
+function newTape(n: number): Tape {
+  const a = (): Float64Array => new Float64Array(n);
+  return { lPrev: a(), bPrev: a(), sUsed: a(), dl: a(), db: a(), ds: a(), dPhi: 0, sse: 0, count: 0 };
+}
+
+/**
+ * `runFilter` with every point scored (no burn-in), recording a tape. The season slot that point t+h−1 reads
+ * is not written between the end of point t−1 and point t+h−1 (h ≤ m), so its value there is `sUsed[t+h−1]`.
+ */
+// Same loop as runFilter plus the bookkeeping, kept whole so the two can be compared line by line.
+function forwardTape(p: HoltWintersParams, z: Float64Array, start: StartState, o: { H: number; phase0: number }): Tape {
+  const n = z.length;
+  const m = start.s.length;
+  const { alpha, beta, gamma, phi } = p;
+  const damp = dampSums(phi, o.H);
+  const dDamp = dampDerivatives(phi, o.H);
+  const t = newTape(n);
+  const s = Float64Array.from(start.s);
+  let l = start.l;
+  let b = start.b;
+  let ph = o.phase0 % m;
+  for (let i = 0; i < n; i++) {
+    t.lPrev[i] = l;
+    t.bPrev[i] = b;
+    for (let h = 1; h <= o.H && i + h - 1 < n; h++) {
+      const y = z[i + h - 1];
+      if (Number.isNaN(y)) continue;
+      const e2 = 2 * (y - (l + damp[h - 1] * b + s[(ph + h - 1) % m]));
+      t.sse += (e2 * e2) / 4;
+      t.count++;
+      t.dl[i] -= e2;
+      t.db[i] -= e2 * damp[h - 1];
+      t.ds[i + h - 1] -= e2;
+      t.dPhi -= e2 * b * dDamp[h - 1];
     }
+    const y = z[i];
+    const sp = s[ph];
+    t.sUsed[i] = sp;
+    const lb = l + phi * b;
+    if (Number.isNaN(y)) {
+      l = lb;
+      b = phi * b;
+    } else {
+      const nl = alpha * (y - sp) + (1 - alpha) * lb;
+      b = beta * (nl - l) + (1 - beta) * phi * b;
+      s[ph] = gamma * (y - lb) + (1 - gamma) * sp;
+      l = nl;
+    }
+    ph = ph + 1 === m ? 0 : ph + 1;
   }
-  pts.sort((a, b) => a.fx - b.fx);
-  return { x: pts[0].x, fx: pts[0].fx, evals };
+  return t;
+}
+
+/**
+ * Reverse-mode pass over the tape: writes into `grad` the gradient of the summed squared error w.r.t.
+ * (α, β, γ, φ, l₀, b₀, s₀[0..m−1]). Each step undoes one filter update, carrying ∂loss/∂(level, trend, slot).
+ */
+function backward(p: HoltWintersParams, z: Float64Array, t: Tape, o: { phase0: number; grad: Float64Array }): void {
+  const { alpha, beta, gamma, phi } = p;
+  const m = o.grad.length - 6;
+  const gs = new Float64Array(m);
+  let gl = 0;
+  let gb = 0;
+  let gAlpha = 0;
+  let gBeta = 0;
+  let gGamma = 0;
+  let gPhi = t.dPhi;
+  let ph = (o.phase0 + z.length - 1) % m;
+  for (let i = z.length - 1; i >= 0; i--) {
+    const y = z[i];
+    const l = t.lPrev[i];
+    const b = t.bPrev[i];
+    const sp = t.sUsed[i];
+    const lb = l + phi * b;
+    if (Number.isNaN(y)) {
+      // l_i = l + φb, b_i = φb, slot untouched.
+      gPhi += b * (gl + gb);
+      gb = phi * (gl + gb) + t.db[i];
+      gl += t.dl[i];
+      gs[ph] += t.ds[i];
+    } else {
+      const gSlot = gs[ph];
+      const gLevel = gl + beta * gb; // the new level also feeds the new trend
+      gAlpha += gLevel * (y - sp - lb);
+      gBeta += gb * (alpha * (y - sp) + (1 - alpha) * lb - l - phi * b);
+      gGamma += gSlot * (y - lb - sp);
+      const viaB = gLevel * (1 - alpha) + gb * (1 - beta) - gamma * gSlot;
+      gPhi += b * viaB;
+      gs[ph] = (1 - gamma) * gSlot - alpha * gLevel + t.ds[i];
+      gl = gLevel * (1 - alpha) - beta * gb - gamma * gSlot + t.dl[i];
+      gb = phi * viaB + t.db[i];
+    }
+    ph = ph === 0 ? m - 1 : ph - 1;
+  }
+  o.grad.set([gAlpha, gBeta, gGamma, gPhi, gl, gb]);
+  o.grad.set(gs, 6);
+}
+
+/**
+ * The fitting objective, the mean squared error of every forecast 1..H steps ahead (H = 1: one-step) on the
+ * log scale with every point scored, and its exact gradient, written into `grad` (length m + 6) w.r.t.
+ * (α, β, γ, φ, l₀, b₀, s₀[0..m−1]). Costs about two filter runs whatever the number of unknowns.
+ */
+export function lossGradient(p: HoltWintersParams, z: Float64Array, start: StartState, o: { H: number; phase0: number; grad: Float64Array }): number {
+  const tape = forwardTape(p, z, start, o);
+  backward(p, z, tape, o);
+  if (tape.count === 0) {
+    o.grad.fill(0);
+    return Infinity;
+  }
+  for (let i = 0; i < o.grad.length; i++) o.grad[i] /= tape.count;
+  return tape.sse / tape.count;
+}
+
+export interface LbfgsOptions {
+  /** Default 1000. */
+  readonly maxIterations?: number;
+  /** Correction pairs kept; default 10. */
+  readonly memory?: number;
+  /** Stop when two iterations in a row lower f by less than this share of |f| each; default 1e-10. */
+  readonly tolerance?: number;
+}
+
+interface Pair {
+  readonly s: Float64Array;
+  readonly y: Float64Array;
+  readonly rho: number;
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
+  return sum;
+}
+
+/** The L-BFGS two-loop recursion: an approximation of (Hessian⁻¹ · g); steepest descent when no pairs yet. */
+function twoLoop(g: Float64Array, pairs: readonly Pair[]): Float64Array {
+  const q = Float64Array.from(g);
+  const a = new Array<number>(pairs.length);
+  for (let i = pairs.length - 1; i >= 0; i--) {
+    a[i] = pairs[i].rho * dot(pairs[i].s, q);
+    for (let k = 0; k < q.length; k++) q[k] -= a[i] * pairs[i].y[k];
+  }
+  const last = pairs[pairs.length - 1];
+  const scale = last ? dot(last.s, last.y) / dot(last.y, last.y) : 1 / Math.max(1e-12, Math.sqrt(dot(g, g)));
+  for (let k = 0; k < q.length; k++) q[k] *= scale;
+  for (let i = 0; i < pairs.length; i++) {
+    const b = pairs[i].rho * dot(pairs[i].y, q);
+    for (let k = 0; k < q.length; k++) q[k] += pairs[i].s[k] * (a[i] - b);
+  }
+  return q;
+}
+
+type ValueAndGradient = (x: Float64Array, grad: Float64Array) => number;
+
+/** The two-loop direction, or steepest descent (forgetting the pairs) when that would not go downhill. */
+function descentDirection(g: Float64Array, pairs: Pair[]): Float64Array {
+  const dir = twoLoop(g, pairs);
+  if (dot(g, dir) > 0) return dir;
+  pairs.length = 0;
+  return twoLoop(g, pairs);
+}
+
+/**
+ * Backtracking from step 1 along −`dir` until f falls by at least 1e-4 × step × slope (Armijo).
+ * `ok` is false when 50 halvings found no such point.
+ */
+function lineSearch(fg: ValueAndGradient, x: Float64Array, dir: Float64Array, at: { fx: number; slope: number }): { x: Float64Array; g: Float64Array; fx: number; ok: boolean; evaluations: number } {
+  const xn = new Float64Array(x.length);
+  const gn = new Float64Array(x.length);
+  let step = 1;
+  for (let tries = 1; tries <= 50; tries++, step /= 2) {
+    for (let k = 0; k < x.length; k++) xn[k] = x[k] - step * dir[k];
+    const fn = fg(xn, gn);
+    if (fn <= at.fx + 1e-4 * step * at.slope) return { x: xn, g: gn, fx: fn, ok: true, evaluations: tries };
+  }
+  return { x, g: gn, fx: at.fx, ok: false, evaluations: 50 };
+}
+
+/**
+ * Limited-memory BFGS minimisation of `fg` (which returns f(x) and writes ∇f(x) into its second argument)
+ * from `x0`, with a backtracking (Armijo) line search. Deterministic: the same input gives the same bits.
+ */
+export function lbfgs(fg: ValueAndGradient, x0: ArrayLike<number>, o: LbfgsOptions = {}): { x: Float64Array; fx: number; iterations: number; evaluations: number } {
+  let x: Float64Array = Float64Array.from(x0);
+  let g: Float64Array = new Float64Array(x.length);
+  let fx = fg(x, g);
+  let evaluations = 1;
+  const pairs: Pair[] = [];
+  let iterations = 0;
+  let smallSteps = 0;
+  while (iterations < (o.maxIterations ?? 1000) && Number.isFinite(fx) && smallSteps < 2) {
+    iterations++;
+    const dir = descentDirection(g, pairs);
+    const ls = lineSearch(fg, x, dir, { fx, slope: -dot(g, dir) });
+    evaluations += ls.evaluations;
+    if (!ls.ok) break;
+    const s = Float64Array.from(ls.x, (v, k) => v - x[k]);
+    const y = Float64Array.from(ls.g, (v, k) => v - g[k]);
+    const sy = dot(s, y);
+    if (sy > 1e-16) pairs.push({ s, y, rho: 1 / sy });
+    if (pairs.length > (o.memory ?? 10)) pairs.shift();
+    smallSteps = fx - ls.fx <= (o.tolerance ?? 1e-10) * Math.abs(fx) ? smallSteps + 1 : 0;
+    ({ x, g, fx } = ls);
+  }
+  return { x, fx, iterations, evaluations };
+}
+
+interface EstimateOptions {
+  /** Steps ahead the objective scores (1: one-step). */
+  readonly H: number;
+  readonly phase0: number;
+  /** Season length in steps. */
+  readonly m: number;
+}
+
+/**
+ * The start state that minimises the squared one-step errors for fixed parameters, searched from the
+ * heuristic `initialState`. The objective is quadratic in the start state (the filter is linear in it), so
+ * any guess leads to the same minimum; starting from a fixed guess, and scoring one-step errors whatever
+ * objective chose the parameters, makes the start a function of (parameters, series) alone, so a model
+ * rebuilt from saved parameters forecasts exactly like the one that was saved.
+ */
+function estimateStart(z: Float64Array, p: HoltWintersParams, o: { phase0: number; m: number }): { start: State; mse: number; evaluations: number } {
+  const guess = initialState(z, o.m, o.phase0);
+  const x0 = new Float64Array(o.m + 2);
+  x0[0] = guess.l;
+  x0[1] = guess.b;
+  x0.set(guess.s, 2);
+  const grad = new Float64Array(o.m + 6);
+  const r = lbfgs(
+    (x, g) => {
+      const f = lossGradient(p, z, { l: x[0], b: x[1], s: x.subarray(2) }, { H: 1, phase0: o.phase0, grad });
+      g.set(grad.subarray(4));
+      return f;
+    },
+    x0,
+  );
+  return { start: { l: r.x[0], b: r.x[1], s: r.x.slice(2), k: 0 }, mse: r.fx, evaluations: r.evaluations };
+}
+
+/** Parameters and start state together by least squares, from `p` and the heuristic start; returns the parameters. */
+function estimateJoint(z: Float64Array, p: HoltWintersParams, o: EstimateOptions): { params: HoltWintersParams; evaluations: number } {
+  const guess = initialState(z, o.m, o.phase0);
+  const x0 = new Float64Array(o.m + 6);
+  x0.set(fromParams(p));
+  x0[4] = guess.l;
+  x0[5] = guess.b;
+  x0.set(guess.s, 6);
+  const grad = new Float64Array(o.m + 6);
+  const r = lbfgs((x, g) => {
+    const f = lossGradient(toParams(x), z, { l: x[4], b: x[5], s: x.subarray(6) }, { H: o.H, phase0: o.phase0, grad });
+    paramGradient(x, grad, g);
+    g.set(grad.subarray(4), 4);
+    return f;
+  }, x0);
+  return { params: toParams(r.x), evaluations: r.evaluations };
 }
 
 /** Linear-interpolated empirical quantile of a sorted array. */
@@ -283,6 +558,51 @@ function quantileSorted(sorted: Float64Array, q: number): number {
   const lo = Math.floor(pos);
   const hi = Math.min(sorted.length - 1, lo + 1);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/** Share of the training series whose h-step residuals make the quantiles (see `calibrate`). */
+const HOLDOUT_SHARE = 0.2;
+
+/**
+ * Residual quantiles per horizon step from forecasts the start state was not fitted to: the start is
+ * estimated on the first 80 % of the series, the filter runs on through the last 20 % (updating, never
+ * refitting), and the h-step residuals there make the distributions. In-sample residuals would be too
+ * narrow, because the m season slots of the start state also fit the noise of the points they are scored on.
+ * Falls back to in-sample residuals from `fullStart` when the last part holds no value.
+ */
+function calibrate(z: Float64Array, p: HoltWintersParams, o: EstimateOptions & { steps: number; fullStart: State }): { quantiles: number[][]; evaluations: number } {
+  const cut = z.length - Math.round(HOLDOUT_SHARE * z.length);
+  const head = estimateStart(z.subarray(0, cut), p, o);
+  const collect = Array.from({ length: o.steps }, (): number[] => []);
+  runFilter(p, z, cloneState(head.start), { H: o.steps, burnIn: cut, phase0: o.phase0, collect });
+  if (collect[0].length === 0) {
+    for (const list of collect) list.length = 0;
+    runFilter(p, z, cloneState(o.fullStart), { H: o.steps, burnIn: 0, phase0: o.phase0, collect });
+  }
+  const quantiles = collect.map((list) => {
+    const sorted = Float64Array.from(list).sort();
+    return QUANTILES.map((q) => quantileSorted(sorted, q));
+  });
+  return { quantiles, evaluations: head.evaluations };
+}
+
+/**
+ * The start state for a context that does not extend the training series (e.g. the service's sliding
+ * window of history): the season the fit learned, whose slots are times of day and so fit any context, with
+ * the level of the context's first day net of that season and no trend. A season guessed from the context's
+ * own first days would stay wrong for as long as the fitted γ is small, and least-squares fits choose small γ.
+ */
+function contextStart(z: Float64Array, season: Float64Array, phase0: number): State {
+  const m = season.length;
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < z.length && (i < m || n === 0); i++) {
+    if (!Number.isNaN(z[i])) {
+      sum += z[i] - season[(phase0 + i) % m];
+      n++;
+    }
+  }
+  return { l: n > 0 ? sum / n : 0, b: 0, s: Float64Array.from(season), k: 0 };
 }
 
 export class HoltWintersForecaster implements Forecaster {
@@ -302,68 +622,48 @@ export class HoltWintersForecaster implements Forecaster {
     return 2 * seasonSteps(DAY_MS, this.stepMs);
   }
 
-  /** The fitted parameters and residual quantiles (undefined before `fit`). */
+  /** The fitted parameters, start state and residual quantiles (undefined before `fit`). */
   get fitted(): HoltWintersFitted | undefined {
     return this.fittedModel;
   }
 
+  /**
+   * Parameters (unless given) and start state by least squares over the whole series, then the residual
+   * quantiles from its last part (`calibrate`), then the state after the last point for `predict`.
+   */
   async fit(series: Series): Promise<void> {
     this.stepMs = series.stepMs;
     assertTrainLength(this, series);
     assertSomeValues(this.name, series);
     const m = seasonSteps(DAY_MS, series.stepMs);
     const z = toLog(series.values);
-    const phase0 = phaseOf(series.startMs, series.stepMs, m);
-    const init = initialState(z, m, phase0);
-    // The first season only sets the state up; its errors say little about the parameters.
-    const burnIn = Math.min(m, Math.floor(z.length / 2));
     const H = this.o.objective === 'horizon' ? (this.o.objectiveHorizon ?? Math.max(1, Math.round((30 * MINUTE_MS) / series.stepMs))) : 1;
-    let evaluations = 0;
-    const objective = (p: HoltWintersParams): number => {
-      evaluations++;
-      const r = runFilter(p, z, cloneState(init), { H, burnIn, phase0 });
-      return r.count > 0 ? r.sse / r.count : Infinity;
+    const eo: EstimateOptions = { H, phase0: phaseOf(series.startMs, series.stepMs, m), m };
+    const searched = this.o.params ? { params: this.o.params, evaluations: 0 } : search(z, eo);
+    const params = searched.params;
+    const full = estimateStart(z, params, eo);
+    const steps = Math.min(m, Math.max(1, this.o.residualHorizon ?? Math.ceil(HOUR_MS / series.stepMs)));
+    const cal = calibrate(z, params, { ...eo, steps, fullStart: full.start });
+    const st = cloneState(full.start);
+    runFilter(params, z, st, { H: 1, burnIn: Infinity, phase0: eo.phase0 });
+    this.fittedModel = {
+      params,
+      stepMs: series.stepMs,
+      season: m,
+      residualQuantiles: cal.quantiles,
+      mse: full.mse,
+      evaluations: searched.evaluations + full.evaluations + cal.evaluations,
+      start: { level: full.start.l, trend: full.start.b, season: Float64Array.from(full.start.s) },
     };
-    const params = this.o.params ?? this.search(objective);
-    const residualH = Math.max(1, this.o.residualHorizon ?? Math.ceil(HOUR_MS / series.stepMs));
-    const collect = Array.from({ length: Math.min(residualH, m) }, (): number[] => []);
-    const st = cloneState(init);
-    const r = runFilter(params, z, st, { H: collect.length, burnIn, phase0, collect });
-    const residualQuantiles = collect.map((list) => {
-      const sorted = Float64Array.from(list).sort();
-      return QUANTILES.map((q) => quantileSorted(sorted, q));
-    });
-    this.fittedModel = { params, stepMs: series.stepMs, season: m, residualQuantiles, mse: r.count > 0 ? r.sse / r.count : NaN, evaluations };
     this.trained = { startMs: series.startMs, values: Float64Array.from(series.values), state: st };
     this.latest = undefined;
-  }
-
-  /** A coarse grid, then Nelder-Mead from the best grid point. */
-  private search(objective: (p: HoltWintersParams) => number): HoltWintersParams {
-    let best: HoltWintersParams = { alpha: 0.5, beta: 0.01, gamma: 0.1, phi: 0.95 };
-    let bestF = Infinity;
-    for (const alpha of [0.05, 0.2, 0.5, 0.8]) {
-      for (const beta of [0.001, 0.05]) {
-        for (const g of [0.05, 0.3, 0.7]) {
-          for (const phi of [0.85, 0.97]) {
-            const p = { alpha, beta, gamma: g * (1 - alpha), phi };
-            const f = objective(p);
-            if (f < bestF) {
-              bestF = f;
-              best = p;
-            }
-          }
-        }
-      }
-    }
-    const nm = nelderMead((x) => objective(toParams(x)), fromParams(best), { step: 0.7, maxEval: 250 });
-    return nm.fx < bestF ? toParams(nm.x) : best;
   }
 
   /**
    * Forecasts `horizon` steps after `context` (default: the training series). The parameters stay as fitted;
    * the state runs over the new points only when `context` extends the training series or the previous
    * context (same start, same values so far), so rolling-origin evaluation costs O(new points) per origin.
+   * Any other context is filtered from `contextStart`.
    */
   predict(horizon: number, context?: Series): QuantileForecast {
     assertFitted(this.name, this.fittedModel !== undefined);
@@ -379,7 +679,7 @@ export class HoltWintersForecaster implements Forecaster {
       st = cloneState(base.state);
     } else {
       if (ctx.values.length < m) throw new InputError(`${this.name}: a context that does not extend the training series needs at least one day (${m} points), ${ctx.values.length} given`);
-      st = initialState(toLog(ctx.values), m, phase0);
+      st = contextStart(toLog(ctx.values), trained.state.s, phase0);
     }
     if (st.k < ctx.values.length) {
       // Only the new points are read, so only they are transformed.
@@ -404,6 +704,36 @@ export class HoltWintersForecaster implements Forecaster {
     }
     return sanitizeForecast({ startMs: endMs(a.ctx), stepMs: a.ctx.stepMs, horizon: a.horizon, probabilistic: true, values });
   }
+}
+
+/**
+ * The parameter search: a coarse grid scored with the heuristic start (after a first-day burn-in), then
+ * parameters and start state together by least squares from the best grid point.
+ */
+function search(z: Float64Array, o: EstimateOptions): { params: HoltWintersParams; evaluations: number } {
+  const guess = initialState(z, o.m, o.phase0);
+  const burnIn = Math.min(o.m, Math.floor(z.length / 2));
+  let best: HoltWintersParams = { alpha: 0.5, beta: 0.01, gamma: 0.1, phi: 0.95 };
+  let bestF = Infinity;
+  let evaluations = 0;
+  for (const alpha of [0.05, 0.2, 0.5, 0.8]) {
+    for (const beta of [0.001, 0.05]) {
+      for (const g of [0.05, 0.3, 0.7]) {
+        for (const phi of [0.85, 0.97]) {
+          const p = { alpha, beta, gamma: g * (1 - alpha), phi };
+          const r = runFilter(p, z, cloneState(guess), { H: o.H, burnIn, phase0: o.phase0 });
+          evaluations++;
+          const f = r.count > 0 ? r.sse / r.count : Infinity;
+          if (f < bestF) {
+            bestF = f;
+            best = p;
+          }
+        }
+      }
+    }
+  }
+  const joint = estimateJoint(z, best, o);
+  return { params: joint.params, evaluations: evaluations + joint.evaluations };
 }
 
 /** True when `ctx` starts where the cache starts and holds the cached values as its prefix. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { QUANTILES, type Forecaster } from '../../src/forecast/forecaster.js';
-import { HoltWintersForecaster, nelderMead } from '../../src/forecast/holt-winters.js';
+import { HoltWintersForecaster, lbfgs } from '../../src/forecast/holt-winters.js';
 import { NaiveForecaster } from '../../src/forecast/naive.js';
 import { createForecaster, METHOD_NAMES, parseMethodList } from '../../src/forecast/registry.js';
 import { SeasonalNaiveForecaster } from '../../src/forecast/seasonal-naive.js';
@@ -158,11 +158,33 @@ describe('HoltWintersForecaster', () => {
   });
 });
 
-describe('nelderMead', () => {
+describe('lbfgs', () => {
   it('finds the minimum of a shifted quadratic', () => {
-    const r = nelderMead((x) => (x[0] - 3) ** 2 + 2 * (x[1] + 1) ** 2, [0, 0], { maxEval: 500, tol: 1e-12 });
-    expect(r.x[0]).toBeCloseTo(3, 3);
-    expect(r.x[1]).toBeCloseTo(-1, 3);
+    const r = lbfgs(
+      (x, g) => {
+        g[0] = 2 * (x[0] - 3);
+        g[1] = 4 * (x[1] + 1);
+        return (x[0] - 3) ** 2 + 2 * (x[1] + 1) ** 2;
+      },
+      [0, 0],
+      { tolerance: 1e-14 },
+    );
+    expect(r.x[0]).toBeCloseTo(3, 6);
+    expect(r.x[1]).toBeCloseTo(-1, 6);
+  });
+
+  it('finds the minimum of the Rosenbrock valley', () => {
+    const r = lbfgs(
+      (x, g) => {
+        g[0] = -2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2);
+        g[1] = 200 * (x[1] - x[0] ** 2);
+        return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2;
+      },
+      [-1.2, 1],
+      { tolerance: 1e-16 },
+    );
+    expect(r.x[0]).toBeCloseTo(1, 4);
+    expect(r.x[1]).toBeCloseTo(1, 4);
   });
 });
 

@@ -125,4 +125,22 @@ describe('LstmForecaster', () => {
     const f = new LstmForecaster(tiny);
     await expect(f.fit(sliceSeries(series, 0, 50))).rejects.toThrow(/lstm needs at least \d+ points/);
   });
+
+  it('reads the seasonal profile of as many past days as the history allows (up to profileDays)', () => {
+    // 5 training days: 3 usable profile days (two are kept for the lags and windows).
+    expect(model.state?.profileDays).toBe(3);
+    expect(model.state?.denseFeatures).toContain('z_profile_now_minus_last');
+    expect(model.state?.denseFeatures).toContain(`z_profile_h${tiny.horizon}_minus_last`);
+  });
+
+  it('leaves the profile inputs out with profileDays 0, and a state without profileDays (older models) still predicts', async () => {
+    const f = new LstmForecaster({ ...tiny, epochs: 1, profileDays: 0 });
+    await f.fit(train);
+    expect(f.state?.profileDays).toBe(0);
+    expect(f.state?.denseFeatures.some((n) => n.startsWith('z_profile'))).toBe(false);
+    const { profileDays: _omitted, ...older } = f.state!;
+    const rebuilt = LstmForecaster.fromParts(f.layersModel!, older);
+    expect(Array.from(rebuilt.predict(4, series).values[0])).toEqual(Array.from(f.predict(4, series).values[0]));
+    f.dispose();
+  });
 });

@@ -50,7 +50,7 @@ const r = (v: number, d = 2): string => v.toFixed(d);
 const body = `## train — LSTM training and prediction speed
 
 Command: \`npm run bench:train\` (scripts/bench-train.ts). Machine: ${machineLine()}. Backend: **${backend}** (tfjs ${tf.version.tfjs}).
-Data: the first ${POINTS.toLocaleString('en')} points of ${TRACE} (1-minute steps), model defaults (window 24, 32 LSTM units, horizon ${f.horizon} steps × 3 quantiles, ≤ 8,000 training windows, ≤ 30 epochs, early stopping patience 4), seed 42.
+Data: the first ${POINTS.toLocaleString('en')} points of ${TRACE} (1-minute steps), model defaults (window 24, 32 LSTM units, horizon ${f.horizon} steps × 3 quantiles, ≤ 8,000 training windows, ≤ 30 epochs, early stopping patience 4 with two learning-rate drops, seasonal-profile inputs over 7 days, dropout 0.2, p50-weighted pinball loss), seed 42.
 
 | measure | value |
 |---|---|

@@ -7,6 +7,7 @@ import { SeasonalNaiveForecaster } from '../../src/forecast/seasonal-naive.js';
 import { makeSeries, sliceSeries, type Series } from '../../src/series/series.js';
 import { DAY_MS, MINUTE_MS } from '../../src/util/clock.js';
 import { InputError } from '../../src/util/errors.js';
+import { mulberry32 } from '../../src/util/prng.js';
 
 const STEP = 5 * MINUTE_MS;
 const M = DAY_MS / STEP; // 288
@@ -19,17 +20,6 @@ function dailyPattern(days: number, noise: (i: number) => number = () => 1): Ser
     STEP,
     Array.from({ length: days * M }, (_, i) => (Math.exp(3 + Math.sin((2 * Math.PI * (i % M)) / M)) * noise(i)) / 60),
   );
-}
-
-/** A seeded uniform generator (mulberry32) so noisy tests are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('NaiveForecaster', () => {
@@ -99,7 +89,7 @@ describe('HoltWintersForecaster', () => {
   });
 
   it('gives p90 that covers about 90 % of fresh noisy data', async () => {
-    const r = rng(7);
+    const r = mulberry32(7);
     // log-normal noise, sd 0.2 on the log scale
     const noise = (): number => Math.exp(0.2 * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()));
     const s = dailyPattern(16, noise);

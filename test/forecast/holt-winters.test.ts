@@ -2,21 +2,11 @@ import { describe, expect, it } from '@jest/globals';
 import { HoltWintersForecaster, lossGradient, type HoltWintersParams, type StartState } from '../../src/forecast/holt-winters.js';
 import { makeSeries, sliceSeries, type Series } from '../../src/series/series.js';
 import { MINUTE_MS } from '../../src/util/clock.js';
+import { mulberry32 } from '../../src/util/prng.js';
 
 const STEP = 5 * MINUTE_MS;
 const M = 288;
 const T0 = Date.parse('2024-01-01T00:00:00Z');
-
-/** A seeded uniform generator (mulberry32) so noisy tests are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The daily season the simulations start from (log scale, slot j = time of day j·5 min). */
 const SEASON = Float64Array.from({ length: M }, (_, j) => Math.sin((2 * Math.PI * j) / M) + 0.4 * Math.sin((6 * Math.PI * j) / M));
@@ -27,7 +17,7 @@ const SEASON = Float64Array.from({ length: M }, (_, j) => Math.sin((2 * Math.PI 
  * from level 5, no trend and SEASON. Returns per-second rates, what the forecaster takes.
  */
 function simulate(o: { days: number; params: HoltWintersParams; sd: number; seed: number }): Series {
-  const r = rng(o.seed);
+  const r = mulberry32(o.seed);
   const gauss = (): number => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
   const { alpha, beta, gamma, phi } = o.params;
   const s = Float64Array.from(SEASON);

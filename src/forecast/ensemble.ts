@@ -1,5 +1,5 @@
 import type { Series } from '../series/series.js';
-import { assertFitted, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { assertFitted, disposeForecaster, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
 
 /**
  * A forecast combination: the members are fitted on the same series and their forecasts averaged quantile by
@@ -49,6 +49,6 @@ export class EnsembleForecaster implements Forecaster {
   }
 
   dispose(): void {
-    for (const m of this.members) (m as { dispose?: () => void }).dispose?.();
+    for (const m of this.members) disposeForecaster(m);
   }
 }

@@ -42,6 +42,11 @@ export function assertTrainLength(f: Pick<Forecaster, 'name' | 'minTrainLength'>
   }
 }
 
+/** Frees what a forecaster holds outside the JS heap (the LSTM's tensors); a no-op for the others. */
+export function disposeForecaster(f: Forecaster): void {
+  (f as { dispose?: () => void }).dispose?.();
+}
+
 /** The shared guard: one error for every model when predict comes before fit. */
 export function assertFitted(name: string, fitted: boolean): void {
   if (!fitted) throw new Error(`${name}: predict called before fit`);

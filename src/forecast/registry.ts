@@ -3,7 +3,7 @@ import { InputError } from '../util/errors.js';
 import type { Forecaster } from './forecaster.js';
 import { HoltWintersForecaster } from './holt-winters.js';
 import { LstmForecaster, type LstmOptions } from './lstm.js';
-import { AutoForecaster } from './select.js';
+import { AutoForecaster, ENSEMBLE_MEMBERS } from './select.js';
 import { EnsembleForecaster } from './ensemble.js';
 import { NaiveForecaster } from './naive.js';
 import { SeasonalNaiveForecaster } from './seasonal-naive.js';
@@ -26,9 +26,6 @@ export interface ForecasterOptions {
 
 export type ForecasterFactory = (o: ForecasterOptions) => Forecaster;
 
-const lstmOf = (o: ForecasterOptions): LstmForecaster => new LstmForecaster({ ...(o.extra as LstmOptions | undefined), stepMs: o.stepMs, horizon: o.horizon, seed: o.seed });
-const holtWintersOf = (o: ForecasterOptions): HoltWintersForecaster => new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon });
-
 /**
  * The registry: one factory per method. `lstm` and `auto` are added here by the LSTM work (src/forecast/lstm.ts,
  * src/forecast/select.ts); until then they are absent and asking for them is an InputError.
@@ -37,9 +34,10 @@ export const FORECASTERS: Partial<Record<MethodName, ForecasterFactory>> = {
   naive: () => new NaiveForecaster(),
   'seasonal-naive': (o) => new SeasonalNaiveForecaster({ season: 'daily', stepMs: o.stepMs }),
   'seasonal-naive-weekly': (o) => new SeasonalNaiveForecaster({ season: 'weekly', stepMs: o.stepMs }),
-  'holt-winters': (o) => holtWintersOf(o),
-  ensemble: (o) => new EnsembleForecaster([lstmOf(o), holtWintersOf(o)]),
-  lstm: (o) => lstmOf(o),
+  'holt-winters': (o) => new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon }),
+  // The same members as auto's ensemble candidate, each made by its own factory here.
+  ensemble: (o) => new EnsembleForecaster(ENSEMBLE_MEMBERS.map((m) => createForecaster(m, o))),
+  lstm: (o) => new LstmForecaster({ ...(o.extra as LstmOptions | undefined), stepMs: o.stepMs, horizon: o.horizon, seed: o.seed }),
   auto: (o) => new AutoForecaster({ stepMs: o.stepMs, horizon: o.horizon, seed: o.seed, lstm: o.extra as LstmOptions | undefined }),
 };
 

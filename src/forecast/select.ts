@@ -2,7 +2,7 @@ import { sliceSeries, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import { seasonalScale, scoreRollingOrigins, type MethodScores, type ProtocolData } from './evaluate.js';
-import { assertFitted, assertTrainLength, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { assertFitted, assertTrainLength, disposeForecaster, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { EnsembleForecaster } from './ensemble.js';
 import { HoltWintersForecaster } from './holt-winters.js';
 import { LstmForecaster, type LstmOptions } from './lstm.js';
@@ -155,14 +155,14 @@ export class AutoForecaster implements Forecaster {
         scores[name] = scoreRollingOrigins(f, d);
       }
     } finally {
-      for (const f of fitted.values()) dispose(f);
+      for (const f of fitted.values()) disposeForecaster(f);
     }
     const chosen = pickBest(scores);
     log.info({ chosen, scores: Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, v.mase])) }, 'auto: holdout scores (MASE)');
     this.o.onStage?.({ candidate: chosen, phase: 'refit' });
     const winner = create(chosen, opts);
     await winner.fit(series);
-    if (this.winner) dispose(this.winner);
+    if (this.winner) disposeForecaster(this.winner);
     this.winner = winner;
     this.chosenName = chosen;
     this.allScores = scores;
@@ -172,8 +172,4 @@ export class AutoForecaster implements Forecaster {
     assertFitted(this.name, this.winner !== undefined);
     return (this.winner as Forecaster).predict(horizon, context);
   }
-}
-
-function dispose(f: Forecaster): void {
-  (f as { dispose?: () => void }).dispose?.();
 }

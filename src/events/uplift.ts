@@ -51,7 +51,7 @@ export interface Uplift {
 
 const DEFAULT_MARGIN_MIN = 60;
 
-function margins(o: UpliftOptions): { before: number; after: number } {
+export function margins(o: UpliftOptions = {}): { before: number; after: number } {
   const before = (o.beforeMinutes ?? DEFAULT_MARGIN_MIN) * MINUTE_MS;
   const after = (o.afterMinutes ?? DEFAULT_MARGIN_MIN) * MINUTE_MS;
   if (!(before >= 0 && after >= 0)) throw new InputError(`uplift: beforeMinutes and afterMinutes must be >= 0, ${o.beforeMinutes} and ${o.afterMinutes} given`);

@@ -1,12 +1,11 @@
 import type { TargetConfig } from '../config/schema.js';
 import { neutralise, withEvents, type CalendarForecaster } from '../events/event-forecaster.js';
 import { loadEventsFile, type CalendarEvent } from '../events/events.js';
-import { learnUplift, peakMultiplier, type UpliftProfile } from '../events/uplift.js';
+import { learnUplift, margins, peakMultiplier, type UpliftProfile } from '../events/uplift.js';
 import type { Forecaster } from '../forecast/forecaster.js';
 import { log } from '../obs/log.js';
 import type { EventFloor } from '../plan/planner.js';
-import type { Series } from '../series/series.js';
-import { HOUR_MS } from '../util/clock.js';
+import { endMs, type Series } from '../series/series.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { LoadedModel } from './model-provider.js';
 
@@ -25,9 +24,6 @@ export interface TargetEvent {
   readonly multiplier?: number;
   readonly minCapacity?: number;
 }
-
-/** How far before and after an event the load may move: the uplift's default margins, excluded from the quality gate too. */
-const MARGIN_MS = HOUR_MS;
 
 export function inlineEvents(t: TargetConfig): TargetEvent[] {
   return t.events.map((e) => ({
@@ -74,7 +70,9 @@ export class TargetCalendar {
     known: readonly TargetEvent[],
   ) {
     this.events = known.filter((e): e is CalendarEvent => e.tag !== undefined);
-    this.windows = known.map((e) => ({ startMs: e.startMs - MARGIN_MS, endMs: e.endMs + MARGIN_MS }));
+    // How far before and after an event the load may move: the uplift's default margins.
+    const { before, after } = margins();
+    this.windows = known.map((e) => ({ startMs: e.startMs - before, endMs: e.endMs + after }));
   }
 
   /** History with every calendar event window replaced by the load a day earlier: what the inner model is trained and scored on. */
@@ -113,7 +111,7 @@ export class TargetCalendar {
 
   private logLearned(profiles: ReadonlyMap<string, UpliftProfile>, context: Series): void {
     for (const p of profiles.values()) log.info({ target: this.target, tag: p.tag, events: p.events, peakP50: peakMultiplier(p) }, 'calendar uplift learned');
-    const end = context.startMs + context.values.length * context.stepMs;
+    const end = endMs(context);
     const unlearned = [...new Set(this.events.filter((e) => e.endMs > end && !profiles.has(e.tag)).map((e) => e.tag))];
     if (unlearned.length > 0) log.warn({ target: this.target, tags: unlearned }, 'no past events of these tags in the history: their coming events are not lifted');
   }

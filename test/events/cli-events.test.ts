@@ -1,17 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseEventsCsv } from '../../src/events/events.js';
-
-const root = path.resolve(import.meta.dirname, '../..');
-const tsx = path.join(root, 'node_modules/.bin/tsx');
-
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(tsx, [path.join(root, 'src/cli.ts'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, PRESCALE_LOG_LEVEL: 'silent' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { cli } from '../support/cli.js';
 
 describe('prescale synth --events-out F.csv and backtest --events', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'prescale-events-cli-'));

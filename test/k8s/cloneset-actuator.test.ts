@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { CloneSetActuator, hpaTargets, rolloutInProgress, type CloneSetMode } from '../../src/actuators/cloneset.js';
 import { KubeClient } from '../../src/k8s/client.js';
 import { isCallUsed } from '../../src/k8s/rbac.js';
@@ -20,11 +18,8 @@ let shortClient: KubeClient;
 let dir: string;
 
 beforeAll(async () => {
-  standin = new KubeStandIn();
-  await standin.start();
-  dir = mkdtempSync(join(tmpdir(), 'prescale-k8s-'));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, standin.kubeconfig());
+  let kubeconfig: string;
+  ({ standin, dir, kubeconfig } = await KubeStandIn.startWithKubeconfigFile('prescale-k8s-'));
   client = KubeClient.fromOptions({ kubeconfigPath: kubeconfig, requestTimeoutMs: 15_000 });
   shortClient = KubeClient.fromOptions({ kubeconfigPath: kubeconfig, requestTimeoutMs: 1_500 });
 });

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { isCallUsed } from '../../src/k8s/rbac.js';
@@ -16,10 +15,7 @@ let standin: KubeStandIn;
 let dir: string;
 
 beforeAll(async () => {
-  standin = new KubeStandIn();
-  await standin.start();
-  dir = mkdtempSync(join(tmpdir(), 'prescale-once-'));
-  writeFileSync(join(dir, 'kubeconfig'), standin.kubeconfig());
+  ({ standin, dir } = await KubeStandIn.startWithKubeconfigFile('prescale-once-'));
   standin.addCloneSet({ namespace: 'shop', name: 'inventory', replicas: 1 });
   standin.addCloneSet({ namespace: 'shop', name: 'catalog', replicas: 1 });
   standin.addHpa({ namespace: 'shop', name: 'catalog', target: { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', name: 'catalog' } });

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:https';
 import { KubeClient, statusMessage } from '../../src/k8s/client.js';
@@ -20,11 +19,7 @@ let kubeconfig: string;
 let custom: CustomObjectsApi;
 
 beforeAll(async () => {
-  standin = new KubeStandIn();
-  await standin.start();
-  dir = mkdtempSync(join(tmpdir(), 'prescale-kubectl-'));
-  kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, standin.kubeconfig());
+  ({ standin, dir, kubeconfig } = await KubeStandIn.startWithKubeconfigFile('prescale-kubectl-'));
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   custom = kc.makeApiClient(CustomObjectsApi);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -300,6 +301,19 @@ export class KubeStandIn {
 
   get cloneSetDef(): ResourceDef {
     return this.defs[0];
+  }
+
+  /**
+   * A started stand-in and a fresh temporary directory (named from `prefix`) holding its kubeconfig file, for
+   * tests that hand a kubeconfig path to kubectl, `KubeClient.fromOptions` or a prescale config.
+   */
+  static async startWithKubeconfigFile(prefix: string): Promise<{ standin: KubeStandIn; dir: string; kubeconfig: string }> {
+    const standin = new KubeStandIn();
+    await standin.start();
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, standin.kubeconfig());
+    return { standin, dir, kubeconfig };
   }
 
   /** Serves HTTPS on a free 127.0.0.1 port with a fresh self-signed certificate (clients skip verification). */

@@ -6,6 +6,9 @@ import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Fore
 import { assertSomeValues } from './naive.js';
 import { initTf, tfIfReady, type Tf } from './tf-backend.js';
 import { mulberry32 } from '../util/prng.js';
+import { neutralise } from '../events/event-forecaster.js';
+import type { CalendarEvent } from '../events/events.js';
+import { checkCalendar, eventFeatureNames, eventIndex, fillEventInputs, touchesEvent, trainingTags, type EventIndex } from './lstm-events.js';
 
 /** What a progress bar needs after each epoch. Losses are mean pinball losses in normalised (z) units. */
 export interface EpochInfo {
@@ -55,6 +58,17 @@ export interface LstmOptions {
   readonly dropout?: number;
   /** Seeds the initialisers and the batch shuffle: same seed, same data, same backend → same model. */
   readonly seed?: number;
+  /**
+   * The promo calendar, past and future (src/events/events.ts). When given, the dense inputs get known-future
+   * calendar inputs at the origin and every target step (event running, clipped minutes to the next start,
+   * since the last start, to the running event's end, since the last end, a one-hot of the tag over the tags
+   * of the training calendar), the seasonal inputs (a day / a week before, the profile) are read from the
+   * history with its event windows replaced by the load a day earlier, and training windows whose targets
+   * touch an event are oversampled. The model is fitted on the raw history: it learns the uplift itself.
+   */
+  readonly events?: readonly CalendarEvent[];
+  /** With `events`: each training window whose target span touches an event window is used this many times; default 5. */
+  readonly eventOversample?: number;
   readonly onEpoch?: (info: EpochInfo) => void;
   /**
    * `js` (default): the forward pass runs in plain JavaScript on the model's weights (≈ 0.1 M multiply-adds,
@@ -87,6 +101,13 @@ export interface LstmState {
   /** The last raw values of the training series (QPS, gaps as null) so predict works without a context. */
   readonly tailStartMs: number;
   readonly tail: readonly (number | null)[];
+  /**
+   * Present when the model takes calendar inputs: the tags one-hot encoded, in order (possibly none). Absent in
+   * models without them (and in every model saved before they existed): those predict exactly as before.
+   */
+  readonly eventTags?: readonly string[];
+  /** The calendar the model was fitted with (past and known future events), used when no newer one is given. */
+  readonly events?: readonly CalendarEvent[];
 }
 
 /**
@@ -94,7 +115,7 @@ export interface LstmState {
  * benchmark flatters them on those four; AMZN, FB, GOOG and IBM were not looked at and are the fair check
  * (docs/lstm.md gives both).
  */
-const DEFAULTS = { quantileWeights: [2, 1, 1] as const, lrDrops: 2, profileDays: 7, dropout: 0.2 };
+const DEFAULTS = { quantileWeights: [2, 1, 1] as const, lrDrops: 2, profileDays: 7, dropout: 0.2, eventOversample: 5 };
 
 /** Recent lags fed to the dense skip path, relative to the last value. */
 const RECENT_LAGS = 12;
@@ -111,7 +132,7 @@ function seqFeatureNames(): string[] {
   return ['z', 'tod_sin', 'tod_cos', 'dow_sin', 'dow_cos'];
 }
 
-function denseFeatureNames(s: Pick<LstmState, 'horizon' | 'weekly' | 'profileDays'>): string[] {
+function denseFeatureNames(s: Pick<LstmState, 'horizon' | 'weekly' | 'profileDays' | 'eventTags'>): string[] {
   const names = ['z_last', 'z_day_ago_minus_last'];
   if (s.profileDays) {
     names.push('z_profile_now_minus_last');
@@ -121,6 +142,10 @@ function denseFeatureNames(s: Pick<LstmState, 'horizon' | 'weekly' | 'profileDay
   for (let h = 1; h <= s.horizon; h++) names.push(`z_daily_h${h}_minus_last`);
   if (s.weekly) for (let h = 1; h <= s.horizon; h++) names.push(`z_weekly_h${h}_minus_last`);
   for (let h = 1; h <= s.horizon; h++) names.push(`tod_sin_h${h}`, `tod_cos_h${h}`, `dow_sin_h${h}`, `dow_cos_h${h}`);
+  if (s.eventTags) {
+    names.push(...eventFeatureNames('now', s.eventTags));
+    for (let h = 1; h <= s.horizon; h++) names.push(...eventFeatureNames(`h${h}`, s.eventTags));
+  }
   return names;
 }
 
@@ -129,13 +154,27 @@ function normalise(values: Float64Array, mu: number, sd: number): Float64Array {
   return Float64Array.from(values, (v) => (Math.log1p(Math.max(0, v)) - mu) / sd);
 }
 
+/** What the inputs of one origin are read from. */
+interface InputSource {
+  readonly s: LstmState;
+  /** Normalised history (z), raw: the sequence, the last value and the recent lags. */
+  readonly z: Float64Array;
+  /** The same with event windows replaced by the load a day earlier (calendar models), for the seasonal inputs; default `z`. */
+  readonly zs?: Float64Array;
+  /** The calendar, for models with calendar inputs. */
+  readonly ev?: EventIndex;
+  readonly startMs: number;
+}
+
 /**
  * Writes the inputs for the origin `t` (the last observed index of `z`) into `seq` (window × 5, row-major)
  * and `dense` (denseFeatures.length). Indices before 0 read z[0]: a short context still forecasts.
  */
-function fillInputs(o: { s: LstmState; z: Float64Array; t: number; startMs: number; seq: Float32Array; dense: Float32Array }): void {
+function fillInputs(o: InputSource & { t: number; seq: Float32Array; dense: Float32Array }): void {
   const { s, z, t, seq, dense } = o;
   const at = (i: number): number => z[Math.max(0, Math.min(i, t))];
+  const zs = o.zs ?? z;
+  const sat = (i: number): number => zs[Math.max(0, Math.min(i, t))];
   const last = z[t];
   for (let j = 0; j < s.window; j++) {
     const i = t - s.window + 1 + j;
@@ -144,26 +183,30 @@ function fillInputs(o: { s: LstmState; z: Float64Array; t: number; startMs: numb
   }
   let k = 0;
   dense[k++] = last;
-  dense[k++] = at(t - s.seasonLag) - last;
+  dense[k++] = sat(t - s.seasonLag) - last;
   const pd = s.profileDays ?? 0;
   if (pd > 0) {
     const profile = (i: number): number => {
       let sum = 0;
-      for (let d = 1; d <= pd; d++) sum += at(i - d * s.seasonLag);
+      for (let d = 1; d <= pd; d++) sum += sat(i - d * s.seasonLag);
       return sum / pd;
     };
     dense[k++] = profile(t) - last;
     for (let h = 1; h <= s.horizon; h++) dense[k++] = profile(t + h) - last;
   }
   for (let l = 1; l < RECENT_LAGS; l++) dense[k++] = at(t - l) - last;
-  for (let h = 1; h <= s.horizon; h++) dense[k++] = at(t + h - s.seasonLag) - last;
-  if (s.weekly) for (let h = 1; h <= s.horizon; h++) dense[k++] = at(t + h - 7 * s.seasonLag) - last;
+  for (let h = 1; h <= s.horizon; h++) dense[k++] = sat(t + h - s.seasonLag) - last;
+  if (s.weekly) for (let h = 1; h <= s.horizon; h++) dense[k++] = sat(t + h - 7 * s.seasonLag) - last;
   for (let h = 1; h <= s.horizon; h++) {
     const c = calendar(o.startMs + (t + h) * s.stepMs);
     dense[k++] = c[0];
     dense[k++] = c[1];
     dense[k++] = c[2];
     dense[k++] = c[3];
+  }
+  if (s.eventTags) {
+    const ev = o.ev ?? eventIndex([], s.eventTags);
+    for (let h = 0; h <= s.horizon; h++) k = fillEventInputs(ev, { ms: o.startMs + (t + h) * s.stepMs, stepMs: s.stepMs, out: dense, k });
   }
 }
 
@@ -211,10 +254,29 @@ export class LstmForecaster implements Forecaster {
   private model: tfTypes.LayersModel | undefined;
   private st: LstmState | undefined;
   private net: JsNet | undefined;
+  /** The calendar used for the inputs (options, then the saved state, then `setEvents`); undefined: none. */
+  private events: readonly CalendarEvent[] | undefined;
 
   constructor(o: LstmOptions = {}) {
     this.o = o;
     this.stepMs = o.stepMs ?? 5 * MINUTE_MS;
+    if (o.events !== undefined) this.events = checkCalendar(o.events);
+    const k = o.eventOversample;
+    if (k !== undefined && !(Number.isInteger(k) && k >= 1)) throw new InputError(`lstm: eventOversample must be a whole number >= 1, ${k} given`);
+  }
+
+  /** Whether this model takes calendar inputs (given `events` before fitting, or loaded with them). */
+  get usesEvents(): boolean {
+    return this.st ? this.st.eventTags !== undefined : this.events !== undefined;
+  }
+
+  /**
+   * Replaces the calendar the inputs are read from (a loaded model handed the current calendar, with events
+   * added since it was trained). Only for a model that takes calendar inputs.
+   */
+  setEvents(events: readonly CalendarEvent[]): void {
+    if (this.st && this.st.eventTags === undefined) throw new InputError('lstm: this model was fitted without calendar inputs; it cannot take events');
+    this.events = checkCalendar(events);
   }
 
   get horizon(): number {
@@ -241,11 +303,13 @@ export class LstmForecaster implements Forecaster {
   }
 
   /** Rebuilds a fitted forecaster from a saved model and its state; TensorFlow.js must be initialised. */
-  static fromParts(model: tfTypes.LayersModel, state: LstmState, o: Pick<LstmOptions, 'inference'> = {}): LstmForecaster {
-    const f = new LstmForecaster({ stepMs: state.stepMs, horizon: state.horizon, window: state.window, units: state.units, seed: state.seed, ...o });
+  static fromParts(model: tfTypes.LayersModel, state: LstmState, o: Pick<LstmOptions, 'inference' | 'events'> = {}): LstmForecaster {
+    const f = new LstmForecaster({ stepMs: state.stepMs, horizon: state.horizon, window: state.window, units: state.units, seed: state.seed, inference: o.inference });
     f.model = model;
     f.st = state;
     f.net = jsNet(model);
+    if (state.eventTags !== undefined) f.setEvents(o.events ?? state.events ?? []);
+    else if (o.events !== undefined) throw new InputError('lstm: this model was fitted without calendar inputs; it cannot take events');
     return f;
   }
 
@@ -279,10 +343,11 @@ export class LstmForecaster implements Forecaster {
       seed: this.o.seed ?? 42,
       tailStartMs: series.startMs,
       tail: [],
+      ...(this.events ? { eventTags: trainingTags(this.events, endMs(series)), events: this.events } : {}),
     };
     const st: LstmState = { ...base, denseFeatures: denseFeatureNames(base) };
-    const z = normalise(filled, mu, sd);
-    const data = this.windows(series, z, st);
+    const src = inputSource(st, series, this.events);
+    const data = this.windows(series, src);
     const seed = st.seed;
     const model = buildModel(tf, st, seed, this.o.dropout ?? DEFAULTS.dropout);
     const batch = this.o.batchSize ?? 128;
@@ -300,24 +365,46 @@ export class LstmForecaster implements Forecaster {
    * `maxSamples`. The latest `validationShare` of origins, after a gap of one horizon so no target is shared,
    * is the validation set: time order is kept, nothing is shuffled before the split.
    */
-  private windows(series: Series, z: Float64Array, st: LstmState): TrainData {
+  private windows(series: Series, src: InputSource): TrainData {
+    const st = src.s;
     const raw = series.values;
     const first = st.window - 1;
     const lastOrigin = raw.length - 1 - st.horizon;
     const origins: number[] = [];
     const span = lastOrigin - first + 1;
     const stride = Math.max(1, Math.ceil(span / (this.o.maxSamples ?? 8000)));
-    for (let t = lastOrigin; t >= first; t -= stride) {
+    const complete = (t: number): boolean => {
       let ok = !Number.isNaN(raw[t]);
       for (let h = 1; h <= st.horizon && ok; h++) ok = !Number.isNaN(raw[t + h]);
-      if (ok) origins.push(t);
-    }
+      return ok;
+    };
+    for (let t = lastOrigin; t >= first; t -= stride) if (complete(t)) origins.push(t);
     origins.reverse();
     const nVal = Math.max(1, Math.floor(origins.length * (this.o.validationShare ?? 0.15)));
     const gap = Math.ceil(st.horizon / stride);
-    const trainOrigins = origins.slice(0, Math.max(1, origins.length - nVal - gap));
+    let trainOrigins = origins.slice(0, Math.max(1, origins.length - nVal - gap));
     const valOrigins = origins.slice(origins.length - nVal);
-    return { train: buildArrays(st, z, series.startMs, trainOrigins), val: buildArrays(st, z, series.startMs, valOrigins) };
+    if (src.ev && src.ev.events.length > 0) trainOrigins = this.oversampleEvents(trainOrigins, { src, complete, startMs: series.startMs });
+    return { train: buildArrays(src, trainOrigins), val: buildArrays(src, valOrigins) };
+  }
+
+  /**
+   * The training origins plus every origin (at stride 1, up to the last training one) whose target span touches an
+   * event window, `eventOversample` times in all: windows with an event are a few hours a week, and without
+   * repeating them the loss barely notices the uplift. The validation windows keep their natural share.
+   */
+  private oversampleEvents(trainOrigins: number[], c: { src: InputSource; complete: (t: number) => boolean; startMs: number }): number[] {
+    const st = c.src.s;
+    const ev = c.src.ev as EventIndex;
+    const k = this.o.eventOversample ?? DEFAULTS.eventOversample;
+    const inTrain = new Set(trainOrigins);
+    const lastTrain = trainOrigins[trainOrigins.length - 1] ?? -1;
+    const extra: number[] = [];
+    for (let t = st.window - 1; t <= lastTrain; t++) {
+      if (!c.complete(t) || !touchesEvent(ev, { startMs: c.startMs, stepMs: st.stepMs, t, horizon: st.horizon })) continue;
+      for (let r = inTrain.has(t) ? 1 : 0; r < k; r++) extra.push(t);
+    }
+    return [...trainOrigins, ...extra];
   }
 
   predict(horizon: number, context?: Series): QuantileForecast {
@@ -334,11 +421,12 @@ export class LstmForecaster implements Forecaster {
     const ctx = context ?? this.trainTail();
     const from = Math.max(0, ctx.values.length - contextNeed(st));
     const tail: Series = { startMs: timeAt(ctx, from), stepMs: ctx.stepMs, values: ctx.values.subarray(from) };
-    const z = normalise(fillGaps(tail).values, st.mu, st.sd);
+    const src = inputSource(st, tail, this.events);
+    const z = src.z;
     const seq = new Float32Array(st.window * 5);
     const dense = new Float32Array(st.denseFeatures.length);
     const t = z.length - 1;
-    fillInputs({ s: st, z, t, startMs: tail.startMs, seq, dense });
+    fillInputs({ ...src, t, seq, dense });
     const q =
       this.o.inference === 'tf' || !this.net
         ? tf.tidy(() => {
@@ -367,9 +455,25 @@ export class LstmForecaster implements Forecaster {
   }
 }
 
-/** Only the tail of a context matters: a week (weekly lags) or a day of seasonal lag, plus the window. */
+/**
+ * Only the tail of a context matters: a week (weekly lags) or a day of seasonal lag, plus the window; with
+ * calendar inputs one day more, so that event windows at the start of the lags can be replaced by the day before.
+ */
 function contextNeed(st: LstmState): number {
-  return Math.max(st.weekly ? 7 : 1, st.profileDays ?? 0) * st.seasonLag + st.window + 1;
+  const days = Math.max(st.weekly ? 7 : 1, st.profileDays ?? 0) + (st.eventTags ? 1 : 0);
+  return days * st.seasonLag + st.window + 1;
+}
+
+/**
+ * What the inputs are read from for a series: z of the raw values (gaps interpolated) and, for a model with
+ * calendar inputs, z of the values with event windows replaced by the load a day earlier for the seasonal inputs.
+ */
+function inputSource(st: LstmState, s: Series, events: readonly CalendarEvent[] | undefined): InputSource {
+  const z = normalise(fillGaps(s).values, st.mu, st.sd);
+  if (!st.eventTags) return { s: st, z, startMs: s.startMs };
+  const cal = events ?? [];
+  const zs = cal.length > 0 ? normalise(fillGaps(neutralise(s, cal)).values, st.mu, st.sd) : z;
+  return { s: st, z, zs, ev: eventIndex(cal, st.eventTags), startMs: s.startMs };
 }
 
 /** The network's weights as plain arrays (row-major, Keras layout), for the JavaScript forward pass. */
@@ -465,13 +569,14 @@ interface TrainData {
   readonly val: Arrays;
 }
 
-function buildArrays(st: LstmState, z: Float64Array, startMs: number, origins: readonly number[]): Arrays {
+function buildArrays(src: InputSource, origins: readonly number[]): Arrays {
+  const { s: st, z } = src;
   const nd = st.denseFeatures.length;
   const seq = new Float32Array(origins.length * st.window * 5);
   const dense = new Float32Array(origins.length * nd);
   const y = new Float32Array(origins.length * st.horizon);
   origins.forEach((t, i) => {
-    fillInputs({ s: st, z, t, startMs, seq: seq.subarray(i * st.window * 5, (i + 1) * st.window * 5), dense: dense.subarray(i * nd, (i + 1) * nd) });
+    fillInputs({ ...src, t, seq: seq.subarray(i * st.window * 5, (i + 1) * st.window * 5), dense: dense.subarray(i * nd, (i + 1) * nd) });
     for (let h = 1; h <= st.horizon; h++) y[i * st.horizon + h - 1] = z[t + h] - z[t];
   });
   return { n: origins.length, seq, dense, y };

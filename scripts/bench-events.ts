@@ -3,8 +3,10 @@
  * held-out promo whose calendar entry (name, start, end, tag) is given but whose multiplier is not. Measures,
  * inside the held-out event window, the p90 forecast's UFR and the p50's MASE with and without the calendar,
  * and replays the held-out day (reactive, predictive, predictive+calendar, oracle) for cold starts during the
- * event and cost. Writes the `events` section of BENCHMARKS.md.
- * Usage: npm run bench:events [-- --seeds 1,2,3 --model holt-winters]
+ * event and cost. Writes the `events` section of BENCHMARKS.md (`events-MODEL` for another model than
+ * holt-winters). With `--model lstm --lstm-inputs`, also the LSTM given the calendar as inputs (LstmOptions.events,
+ * fitted on the raw history) beside the LSTM wrapped by withEvents, as `predictive+inputs`.
+ * Usage: npm run bench:events [-- --seeds 1,2,3 --model holt-winters] [--epochs N] [--lstm-inputs]
  */
 import { runBacktest, type BacktestResult, type StrategyName } from '../src/backtest/backtest.js';
 import { parseScenario } from '../src/backtest/scenario.js';
@@ -27,6 +29,11 @@ const seeds = arg('--seeds', '1,2,3').split(',').map(Number);
 const modelName = arg('--model', 'holt-winters');
 if (!isMethodName(modelName)) throw new Error(`--model: unknown method ${modelName}`);
 const model: MethodName = modelName;
+const lstmInputs = process.argv.includes('--lstm-inputs');
+if (lstmInputs && model !== 'lstm') throw new Error(`--lstm-inputs needs --model lstm, ${model} given`);
+const epochsArg = arg('--epochs', '');
+const extra = epochsArg === '' ? undefined : { epochs: Number(epochsArg) };
+const section = model === 'holt-winters' ? 'events' : `events-${model}${lstmInputs ? '-inputs' : ''}`;
 
 const DAYS = 42;
 const RES_MS = 5 * MINUTE_MS;
@@ -118,6 +125,8 @@ interface SeedResult {
   /** The calendar without adapting to the running event: the learned profile alone. */
   fixed: ForecastScores;
   capacity: Record<'reactive' | 'predictive' | 'predictive+calendar', CapacityScores>;
+  /** The LSTM with calendar inputs (--lstm-inputs): forecast scores and its replay as predictive+calendar. */
+  inputs?: { scores: ForecastScores; capacity: CapacityScores };
   seconds: number;
 }
 
@@ -132,12 +141,14 @@ async function runSeed(seed: number): Promise<SeedResult> {
   const train = sliceSeries(data, 0, (dayStart - data.startMs) / RES_MS);
   const scale = seasonalScale(train.values, train.values.length, DAY_MS / RES_MS);
 
-  const plainF = createForecaster(model, { stepMs: RES_MS });
+  const make = (): Forecaster => createForecaster(model, { stepMs: RES_MS, extra });
+  const plainF = make();
   await plainF.fit(train);
-  const calF = withEvents(createForecaster(model, { stepMs: RES_MS }), { events: calendar });
+  const calInner = make();
+  const calF = withEvents(calInner, { events: calendar });
   await calF.fit(train);
-  const fixedF = withEvents(createForecaster(model, { stepMs: RES_MS }), { events: calendar, adapt: false });
-  await fixedF.fit(train);
+  // The same fitted inner model and profiles without the adaptation (fitting it again would give the same model).
+  const fixedF = withEvents(calInner, { events: calendar, adapt: false, profiles: calF.learned, innerFitted: true });
   const profile = calF.learned.get('promo');
   const learned = profile ? `${profile.events} past promos, peak p50 x${peakMultiplier(profile).toFixed(2)}` : 'none';
 
@@ -146,9 +157,10 @@ async function runSeed(seed: number): Promise<SeedResult> {
     fromMs: dayStart,
     toMs: dayStart + DAY_MS,
     scenario,
-    forecaster: createForecaster(model, { stepMs: RES_MS }),
-    calendarForecaster: withEvents(createForecaster(model, { stepMs: RES_MS }), { events: calendar }),
+    forecaster: make(),
+    calendarForecaster: withEvents(make(), { events: calendar }),
   });
+  const inputs = lstmInputs ? await runInputs({ series, data, train, calendar, held, dayStart, scale }) : undefined;
   return {
     seed,
     event: held,
@@ -158,24 +170,69 @@ async function runSeed(seed: number): Promise<SeedResult> {
     cal: scoreInEvent(calF, { data, event: held, scale }),
     fixed: scoreInEvent(fixedF, { data, event: held, scale }),
     capacity: { reactive: inEvent(r, 'reactive', held), predictive: inEvent(r, 'predictive', held), 'predictive+calendar': inEvent(r, 'predictive+calendar', held) },
+    ...(inputs ? { inputs } : {}),
     seconds: (Date.now() - t0) / 1000,
   };
+}
+
+/** The LSTM with the calendar as inputs, scored in the held-out event and replayed as predictive+calendar. */
+async function runInputs(c: { series: Series; data: Series; train: Series; calendar: CalendarEvent[]; held: CalendarEvent; dayStart: number; scale: number }): Promise<{ scores: ForecastScores; capacity: CapacityScores }> {
+  const make = (): Forecaster => createForecaster('lstm', { stepMs: RES_MS, extra: { ...extra, events: c.calendar } });
+  const f = make();
+  await f.fit(c.train);
+  const scores = scoreInEvent(f, { data: c.data, event: c.held, scale: c.scale });
+  const r = await runBacktest({
+    series: c.series,
+    fromMs: c.dayStart,
+    toMs: c.dayStart + DAY_MS,
+    scenario,
+    calendarForecaster: make(),
+    strategies: ['reactive', 'predictive+calendar', 'oracle'],
+  });
+  return { scores, capacity: inEvent(r, 'predictive+calendar', c.held) };
 }
 
 const f = (x: number, d: number): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const pass = (ok: boolean): string => (ok ? 'yes' : '**no**');
 
+/** The LSTM with calendar inputs beside the LSTM wrapped by withEvents (`with` above), and its verdicts. */
+function inputsTable(results: readonly SeedResult[]): string[] {
+  const lines = [
+    '**The LSTM with the calendar as inputs** (`LstmOptions.events`: event running, minutes to start / since start / to end / since end,',
+    'tag one-hot at the origin and every target step; fitted on the raw history, event windows oversampled ×5), replayed as `predictive+calendar`',
+    'in a second replay of the same day; `withEvents` is the wrapped LSTM of the table above.',
+    '',
+    '| seed | MASE without | MASE withEvents | MASE inputs | MASE change (inputs) | UFR withEvents | UFR inputs | cold starts reactive | withEvents | inputs | costVsOracle day withEvents | inputs | event withEvents | inputs |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    const i = r.inputs;
+    if (!i) continue;
+    const w = r.capacity['predictive+calendar'];
+    lines.push(
+      `| ${r.seed} | ${f(r.plain.mase, 2)} | ${f(r.cal.mase, 2)} | ${f(i.scores.mase, 2)} | ${f((100 * (i.scores.mase - r.plain.mase)) / r.plain.mase, 0)} % | ${f(r.cal.ufr, 2)} | ${f(i.scores.ufr, 2)} | ${f(r.capacity.reactive.coldStartShare, 4)} | ${f(w.coldStartShare, 4)} | ${f(i.capacity.coldStartShare, 4)} | ${f(w.costVsOracle, 3)} | ${f(i.capacity.costVsOracle, 3)} | ${f(w.eventCostVsOracle, 3)} | ${f(i.capacity.eventCostVsOracle, 3)} |`,
+    );
+  }
+  const ok = (test: (r: SeedResult, i: NonNullable<SeedResult['inputs']>) => boolean): string => `${results.filter((r) => r.inputs && test(r, r.inputs)).length}/${results.length}`;
+  const changes = results.flatMap((r) => (r.inputs ? [(100 * (r.inputs.scores.mase - r.plain.mase)) / r.plain.mase] : [])).sort((a, b) => a - b);
+  lines.push(
+    '',
+    `Inputs, seeds passing: UFR ${ok((_, i) => i.scores.ufr <= 0.2)}, MASE ${ok((r, i) => i.scores.mase <= 0.7 * r.plain.mase)}, cold starts ${ok((r, i) => i.capacity.coldStartShare <= 0.1 * r.capacity.reactive.coldStartShare)}, costVsOracle ${ok((_, i) => i.capacity.costVsOracle <= 1.3)} over the day and ${ok((_, i) => i.capacity.eventCostVsOracle <= 1.3)} over the event; median MASE change ${f(changes[Math.floor(changes.length / 2)], 0)} % (worst ${f(changes[changes.length - 1], 0)} %); MASE below withEvents on ${ok((r, i) => i.scores.mase < r.cal.mase)}.`,
+  );
+  return lines;
+}
+
 async function main(): Promise<void> {
   const results: SeedResult[] = [];
   for (const seed of seeds) {
     const r = await runSeed(seed);
-    process.stderr.write(`bench:events seed ${seed}: ${JSON.stringify({ plain: r.plain, cal: r.cal, fixed: r.fixed, capacity: r.capacity, learned: r.learned, seconds: r.seconds })}\n`);
+    process.stderr.write(`bench:events seed ${seed}: ${JSON.stringify({ plain: r.plain, cal: r.cal, fixed: r.fixed, capacity: r.capacity, inputs: r.inputs, learned: r.learned, seconds: r.seconds })}\n`);
     results.push(r);
   }
   const lines: string[] = [
     '## Promo calendar (issue 8)',
     '',
-    `Command: \`npm run bench:events -- --seeds ${seeds.join(',')} --model ${model}\` · ${machineLine()} · ${new Date().toISOString().slice(0, 10)}`,
+    `Command: \`npm run bench:events -- --seeds ${seeds.join(',')} --model ${model}${epochsArg === '' ? '' : ` --epochs ${epochsArg}`}${lstmInputs ? ' --lstm-inputs' : ''}\` · ${machineLine()} · ${new Date().toISOString().slice(0, 10)}`,
     '',
     `History: \`prescale synth --profile promo --days ${DAYS} --seed S\` (promos on days 6, 13, …, 41). The last promo is held out: the model is`,
     'fitted on the days before it; its calendar entry (start, end, tag `promo`) is given, its multiplier is not — the uplift is learned',
@@ -209,8 +266,9 @@ async function main(): Promise<void> {
     '',
     `Seeds passing: UFR ${count((r) => r.cal.ufr <= 0.2)}, MASE ${count((r) => r.cal.mase <= 0.7 * r.plain.mase)}, cold starts ${count((r) => cal(r).coldStartShare <= 0.1 * r.capacity.reactive.coldStartShare)}, costVsOracle ${count((r) => cal(r).costVsOracle <= 1.3)} over the day and ${count((r) => cal(r).eventCostVsOracle <= 1.3)} over the event; median MASE change ${f(changes[Math.floor(changes.length / 2)], 0)} % (worst ${f(changes[changes.length - 1], 0)} %).`,
   );
+  if (lstmInputs) lines.push('', ...inputsTable(results));
   lines.push('', `Wall time per seed (fits, ${results[0]?.plain.windows ?? 0}+ forecast windows, four replays of a day): ${results.map((r) => `${r.seconds.toFixed(1)} s`).join(', ')}.`);
-  writeBenchmarkSection('events', lines.join('\n'));
+  writeBenchmarkSection(section, lines.join('\n'));
   process.stdout.write(lines.join('\n') + '\n');
 }
 

@@ -27,6 +27,7 @@ const LABELS: Record<MethodName, string> = {
   auto: 'auto (chosen)',
   lstm: 'LSTM',
   'holt-winters': 'Holt-Winters',
+  gbdt: 'boosted trees (direct)',
   ensemble: 'ensemble (LSTM + Holt-Winters)',
   'seasonal-naive': 'seasonal naive (daily)',
   'seasonal-naive-weekly': 'seasonal naive (weekly)',

@@ -112,7 +112,7 @@ const target = z
       .object({
         horizonMinutes: z.number().int().positive().max(240).default(30),
         quantile: z.union([z.literal(0.5), z.literal(0.9), z.literal(0.99)]).default(0.9),
-        model: z.enum(['auto', 'lstm', 'holt-winters', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive']).default('auto'),
+        model: z.enum(['auto', 'lstm', 'holt-winters', 'gbdt', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive']).default('auto'),
         /** A trained model directory to start from (else one is trained from history at start). */
         modelPath: z.string().optional(),
         stepMinutes: z.number().int().positive().default(5),

@@ -8,6 +8,7 @@ import { InputError, errorMessage } from '../util/errors.js';
 import type { Forecaster } from './forecaster.js';
 import type { MethodScores } from './evaluate.js';
 import { EnsembleForecaster } from './ensemble.js';
+import { GbdtForecaster, gbdtFeatureNames, type GbdtState } from './boosted.js';
 import { HoltWintersForecaster, type HoltWintersParams } from './holt-winters.js';
 import { LstmForecaster, type LstmState } from './lstm.js';
 import { NaiveForecaster } from './naive.js';
@@ -15,8 +16,8 @@ import { SeasonalNaiveForecaster } from './seasonal-naive.js';
 import { initTf } from './tf-backend.js';
 
 export const ARTEFACT_FORMAT = 1;
-export type ModelKind = 'lstm' | 'holt-winters' | 'ensemble' | 'seasonal-naive' | 'seasonal-naive-weekly' | 'naive';
-const KINDS: readonly ModelKind[] = ['lstm', 'holt-winters', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'];
+export type ModelKind = 'lstm' | 'holt-winters' | 'gbdt' | 'ensemble' | 'seasonal-naive' | 'seasonal-naive-weekly' | 'naive';
+const KINDS: readonly ModelKind[] = ['lstm', 'holt-winters', 'gbdt', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'];
 
 /** One member of an ensemble: its kind and sections as in meta.json, its files in `dir` (beside meta.json). */
 export interface EnsembleMemberMeta {
@@ -24,6 +25,14 @@ export interface EnsembleMemberMeta {
   readonly dir: string;
   readonly lstm?: LstmState;
   readonly holtWinters?: { readonly params: HoltWintersParams };
+  readonly gbdt?: GbdtMeta;
+}
+
+/** A gbdt model's summary in meta.json; the trees, normalisation and residual quantiles are in `trees.json`. */
+export interface GbdtMeta {
+  readonly features: readonly string[];
+  /** Trees kept per horizon step (early stopping). */
+  readonly rounds: readonly number[];
 }
 
 /** What the caller knows about a model beyond the forecaster itself (all optional, recorded as given). */
@@ -50,6 +59,7 @@ export interface ModelMeta extends ModelInfo {
   /** The LSTM's window, features, normalisation (log1p mean/sd on the training series) and training summary. */
   readonly lstm?: LstmState;
   readonly holtWinters?: { readonly params: HoltWintersParams };
+  readonly gbdt?: GbdtMeta;
   /** An ensemble's members (forecasts averaged quantile by quantile). */
   readonly ensemble?: { readonly members: readonly EnsembleMemberMeta[] };
   readonly backend: string;
@@ -116,8 +126,7 @@ export async function saveModel(dir: string, a: { forecaster: Forecaster; traini
       stepMs: tr.stepMs,
       horizon: extra.horizon ?? Math.max(1, Math.round((30 * MINUTE_MS) / tr.stepMs)),
       dataRange: { startMs: tr.startMs, endMs: endMs(tr), start: new Date(tr.startMs).toISOString(), end: new Date(endMs(tr)).toISOString(), points: tr.values.length },
-      ...(extra.lstm ? { lstm: extra.lstm } : {}),
-      ...(extra.holtWinters ? { holtWinters: extra.holtWinters } : {}),
+      ...kindSections(extra),
       ...(extra.ensemble ? { ensemble: extra.ensemble } : {}),
       backend,
       codeVersion: codeVersion(),
@@ -141,7 +150,13 @@ interface KindExtra {
   readonly horizon?: number;
   readonly lstm?: LstmState;
   readonly holtWinters?: { readonly params: HoltWintersParams };
+  readonly gbdt?: GbdtMeta;
   readonly ensemble?: { readonly members: readonly EnsembleMemberMeta[] };
+}
+
+/** The kind-specific sections of meta.json that are present. */
+function kindSections(extra: KindExtra): Pick<KindExtra, 'lstm' | 'holtWinters' | 'gbdt'> {
+  return { ...(extra.lstm ? { lstm: extra.lstm } : {}), ...(extra.holtWinters ? { holtWinters: extra.holtWinters } : {}), ...(extra.gbdt ? { gbdt: extra.gbdt } : {}) };
 }
 
 async function writeKindFiles(dir: string, f: Forecaster, training: Series): Promise<KindExtra> {
@@ -155,7 +170,7 @@ async function writeKindFiles(dir: string, f: Forecaster, training: Series): Pro
       mkdirSync(path.join(dir, sub));
       const extra = await writeKindFiles(path.join(dir, sub), m, training);
       horizon ??= extra.horizon;
-      members.push({ kind, dir: sub, ...(extra.lstm ? { lstm: extra.lstm } : {}), ...(extra.holtWinters ? { holtWinters: extra.holtWinters } : {}) });
+      members.push({ kind, dir: sub, ...kindSections(extra) });
     }
     return { horizon, ensemble: { members } };
   }
@@ -180,6 +195,12 @@ async function writeKindFiles(dir: string, f: Forecaster, training: Series): Pro
       }),
     );
     return { horizon: state.horizon, lstm: state };
+  }
+  if (f instanceof GbdtForecaster) {
+    const state = f.state;
+    if (!state) throw new Error('gbdt: save called before fit');
+    writeFileSync(path.join(dir, GBDT_FILE), JSON.stringify(state));
+    return { horizon: state.horizon, gbdt: { features: gbdtFeatureNames(state), rounds: state.models.map((m) => m.trees.length) } };
   }
   writeFileSync(path.join(dir, 'history.json'), JSON.stringify({ startMs: training.startMs, stepMs: training.stepMs, values: toJsonValues(training.values) }));
   if (f instanceof HoltWintersForecaster) {
@@ -222,19 +243,22 @@ function checkMeta(file: string, doc: unknown): ModelMeta {
   return doc as unknown as ModelMeta;
 }
 
+function checkEnsembleMembers(file: string, doc: Record<string, unknown>): void {
+  const members = isRecord(doc.ensemble) ? doc.ensemble.members : undefined;
+  if (!Array.isArray(members) || members.length < 2) throw new InputError(`${file}: an ensemble model needs ensemble.members, at least two`);
+  members.forEach((m: unknown, i) => {
+    const where = `${file}: ensemble.members[${i}]`;
+    if (!isRecord(m) || typeof m.dir !== 'string' || !/^member-\d+$/.test(m.dir)) throw new InputError(`${where} needs dir "member-<n>"`);
+    if (typeof m.kind !== 'string' || m.kind === 'ensemble' || !(KINDS as readonly string[]).includes(m.kind)) {
+      throw new InputError(`${where}.kind must be one of ${KINDS.filter((k) => k !== 'ensemble').join(', ')}, ${JSON.stringify(m.kind)} given`);
+    }
+    checkKindSection(where, m);
+  });
+}
+
 function checkKindSection(file: string, doc: Record<string, unknown>): void {
-  if (doc.kind === 'ensemble') {
-    const members = isRecord(doc.ensemble) ? doc.ensemble.members : undefined;
-    if (!Array.isArray(members) || members.length < 2) throw new InputError(`${file}: an ensemble model needs ensemble.members, at least two`);
-    members.forEach((m: unknown, i) => {
-      const where = `${file}: ensemble.members[${i}]`;
-      if (!isRecord(m) || typeof m.dir !== 'string' || !/^member-\d+$/.test(m.dir)) throw new InputError(`${where} needs dir "member-<n>"`);
-      if (typeof m.kind !== 'string' || m.kind === 'ensemble' || !(KINDS as readonly string[]).includes(m.kind)) {
-        throw new InputError(`${where}.kind must be one of ${KINDS.filter((k) => k !== 'ensemble').join(', ')}, ${JSON.stringify(m.kind)} given`);
-      }
-      checkKindSection(where, m);
-    });
-  }
+  if (doc.kind === 'ensemble') checkEnsembleMembers(file, doc);
+  if (doc.kind === 'gbdt' && !(isRecord(doc.gbdt) && Array.isArray(doc.gbdt.rounds))) throw new InputError(`${file}: a gbdt model needs the "gbdt" section (features, rounds)`);
   if (doc.kind === 'lstm' && !isRecord(doc.lstm)) throw new InputError(`${file}: an lstm model needs the "lstm" section (normalisation, window, features)`);
   if (doc.kind === 'holt-winters' && !(isRecord(doc.holtWinters) && isRecord(doc.holtWinters.params))) {
     throw new InputError(`${file}: a holt-winters model needs holtWinters.params`);
@@ -257,9 +281,11 @@ async function rebuild(dir: string, meta: ModelMeta): Promise<Forecaster> {
       return LstmForecaster.fromParts(await loadLayers(dir), meta.lstm as LstmState);
     case 'ensemble': {
       const members: Forecaster[] = [];
-      for (const m of meta.ensemble?.members ?? []) members.push(await rebuild(path.join(dir, m.dir), { ...meta, kind: m.kind, lstm: m.lstm, holtWinters: m.holtWinters }));
+      for (const m of meta.ensemble?.members ?? []) members.push(await rebuild(path.join(dir, m.dir), { ...meta, kind: m.kind, lstm: m.lstm, holtWinters: m.holtWinters, gbdt: m.gbdt }));
       return new EnsembleForecaster(members, { fitted: true });
     }
+    case 'gbdt':
+      return GbdtForecaster.fromState(readGbdtState(path.join(dir, GBDT_FILE), meta));
     case 'holt-winters':
       return refit(new HoltWintersForecaster({ stepMs: meta.stepMs, objective: 'horizon', objectiveHorizon: meta.horizon, params: meta.holtWinters?.params }), dir);
     case 'seasonal-naive':
@@ -273,6 +299,26 @@ async function rebuild(dir: string, meta: ModelMeta): Promise<Forecaster> {
       throw new Error(`unknown model kind ${String(never)}`);
     }
   }
+}
+
+const GBDT_FILE = 'trees.json';
+
+/** trees.json: the whole fitted state; checked against meta.json so a file from another model is caught. */
+function readGbdtState(file: string, meta: ModelMeta): GbdtState {
+  const doc = readJsonFile(file);
+  if (!isRecord(doc) || !Array.isArray(doc.models) || !Array.isArray(doc.residualQuantiles) || !Array.isArray(doc.tail) || !Array.isArray(doc.dayLags)) {
+    throw new InputError(`${file}: must hold models, residualQuantiles, dayLags and tail (a gbdt model's state)`);
+  }
+  if (doc.stepMs !== meta.stepMs || doc.horizon !== meta.horizon || doc.models.length !== meta.horizon || doc.residualQuantiles.length !== meta.horizon) {
+    throw new InputError(`${file}: does not match meta.json (step ${String(doc.stepMs)} ms, horizon ${String(doc.horizon)}, ${doc.models.length} models; meta.json says step ${meta.stepMs} ms, horizon ${meta.horizon})`);
+  }
+  const rounds = meta.gbdt?.rounds ?? [];
+  doc.models.forEach((m: unknown, i) => {
+    if (!isRecord(m) || !Array.isArray(m.trees) || typeof m.base !== 'number' || m.trees.length !== rounds[i]) {
+      throw new InputError(`${file}: models[${i}] must hold base and ${String(rounds[i])} trees (meta.json gbdt.rounds); the file is truncated or from another model`);
+    }
+  });
+  return doc as unknown as GbdtState;
 }
 
 /** Baselines come back by refitting on the saved training series with the saved parameters: same state, same forecasts. */

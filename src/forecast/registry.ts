@@ -1,6 +1,7 @@
 import { MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import type { Forecaster } from './forecaster.js';
+import { GbdtForecaster } from './boosted.js';
 import { HoltWintersForecaster } from './holt-winters.js';
 import { LstmForecaster, type LstmOptions } from './lstm.js';
 import { AutoForecaster, ENSEMBLE_MEMBERS } from './select.js';
@@ -9,7 +10,7 @@ import { NaiveForecaster } from './naive.js';
 import { SeasonalNaiveForecaster } from './seasonal-naive.js';
 
 /** Every method name the CLI knows, in the order tables list them. */
-export const METHOD_NAMES = ['auto', 'lstm', 'holt-winters', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'] as const;
+export const METHOD_NAMES = ['auto', 'lstm', 'holt-winters', 'gbdt', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
 
 /** Options every factory accepts; a method ignores what it does not use. */
@@ -35,6 +36,7 @@ export const FORECASTERS: Partial<Record<MethodName, ForecasterFactory>> = {
   'seasonal-naive': (o) => new SeasonalNaiveForecaster({ season: 'daily', stepMs: o.stepMs }),
   'seasonal-naive-weekly': (o) => new SeasonalNaiveForecaster({ season: 'weekly', stepMs: o.stepMs }),
   'holt-winters': (o) => new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon }),
+  gbdt: (o) => new GbdtForecaster({ stepMs: o.stepMs, horizon: o.horizon }),
   // The same members as auto's ensemble candidate, each made by its own factory here.
   ensemble: (o) => new EnsembleForecaster(ENSEMBLE_MEMBERS.map((m) => createForecaster(m, o))),
   lstm: (o) => new LstmForecaster({ ...(o.extra as LstmOptions | undefined), stepMs: o.stepMs, horizon: o.horizon, seed: o.seed }),

@@ -4,14 +4,15 @@ import { InputError } from '../util/errors.js';
 import { seasonalScale, scoreRollingOrigins, type MethodScores, type ProtocolData } from './evaluate.js';
 import { assertFitted, assertTrainLength, disposeForecaster, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { EnsembleForecaster } from './ensemble.js';
+import { GbdtForecaster } from './boosted.js';
 import { HoltWintersForecaster } from './holt-winters.js';
 import { LstmForecaster, type LstmOptions } from './lstm.js';
 import { NaiveForecaster } from './naive.js';
 import { SeasonalNaiveForecaster } from './seasonal-naive.js';
 import { log } from '../obs/log.js';
 
-export type CandidateName = 'lstm' | 'holt-winters' | 'ensemble' | 'seasonal-naive' | 'seasonal-naive-weekly' | 'naive';
-export const CANDIDATES: readonly CandidateName[] = ['lstm', 'holt-winters', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'];
+export type CandidateName = 'lstm' | 'holt-winters' | 'gbdt' | 'ensemble' | 'seasonal-naive' | 'seasonal-naive-weekly' | 'naive';
+export const CANDIDATES: readonly CandidateName[] = ['lstm', 'holt-winters', 'gbdt', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'];
 
 /** The members of the `ensemble` candidate, in order. */
 export const ENSEMBLE_MEMBERS = ['lstm', 'holt-winters'] as const satisfies readonly CandidateName[];
@@ -42,6 +43,8 @@ export function createCandidate(name: CandidateName, o: { stepMs: number; horizo
     case 'holt-winters':
       // Same settings as the registry's holt-winters, so auto's candidate is the method evaluate reports.
       return new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon });
+    case 'gbdt':
+      return new GbdtForecaster({ stepMs: o.stepMs, horizon: o.horizon });
     case 'ensemble':
       return new EnsembleForecaster(ENSEMBLE_MEMBERS.map((m) => createCandidate(m, o)));
     case 'seasonal-naive':

@@ -90,7 +90,7 @@ describe('model artefacts', () => {
   it.each([
     [{ members: [] }, /an ensemble model needs ensemble.members, at least two/],
     [{ members: [{ kind: 'naive', dir: 'member-0' }, { kind: 'naive', dir: '../x' }] }, /ensemble.members\[1\] needs dir "member-<n>"/],
-    [{ members: [{ kind: 'ensemble', dir: 'member-0' }, { kind: 'naive', dir: 'member-1' }] }, /ensemble.members\[0\].kind must be one of lstm, holt-winters, seasonal-naive/],
+    [{ members: [{ kind: 'ensemble', dir: 'member-0' }, { kind: 'naive', dir: 'member-1' }] }, /ensemble.members\[0\].kind must be one of lstm, holt-winters, gbdt, seasonal-naive/],
     [{ members: [{ kind: 'lstm', dir: 'member-0' }, { kind: 'naive', dir: 'member-1' }] }, /ensemble.members\[0\]: an lstm model needs the "lstm" section/],
   ])('rejects a bad ensemble section %j, naming the key', async (section, message) => {
     const out = path.join(dir, `bad-ensemble-${Math.random().toString(36).slice(2)}`);

@@ -6,9 +6,9 @@
  * event and cost. Writes the `events` section of BENCHMARKS.md (`events-MODEL` for another model than
  * holt-winters). With `--model lstm --lstm-inputs`, also the LSTM given the calendar as inputs (LstmOptions.events,
  * fitted on the raw history) beside the LSTM wrapped by withEvents, as `predictive+inputs`.
- * Usage: npm run bench:events [-- --seeds 1,2,3 --model holt-winters] [--epochs N] [--lstm-inputs]
+ * Usage: npm run bench:events [-- --seeds 1,2,3 --model holt-winters] [--epochs N] [--lstm-inputs] [--section NAME]
  */
-import { runBacktest, type BacktestResult, type StrategyName } from '../src/backtest/backtest.js';
+import { holdGaps, runBacktest, type BacktestResult, type StrategyName } from '../src/backtest/backtest.js';
 import { parseScenario } from '../src/backtest/scenario.js';
 import { synth } from '../src/backtest/synth.js';
 import { withEvents } from '../src/events/event-forecaster.js';
@@ -33,7 +33,7 @@ const lstmInputs = process.argv.includes('--lstm-inputs');
 if (lstmInputs && model !== 'lstm') throw new Error(`--lstm-inputs needs --model lstm, ${model} given`);
 const epochsArg = arg('--epochs', '');
 const extra = epochsArg === '' ? undefined : { epochs: Number(epochsArg) };
-const section = model === 'holt-winters' ? 'events' : `events-${model}${lstmInputs ? '-inputs' : ''}`;
+const section = arg('--section', model === 'holt-winters' ? 'events' : `events-${model}${lstmInputs ? '-inputs' : ''}`);
 
 const DAYS = 42;
 const RES_MS = 5 * MINUTE_MS;
@@ -46,6 +46,23 @@ const scenario = parseScenario({
   predictive: { quantile: 0.9, podLeadMinutes: 3, pcLeadMinutes: 5, scaleDownDelayMinutes: 10, stepMinutes: 5 },
   prices: { podHour: 0.05, pcHour: 0.015 },
 });
+
+/**
+ * A model fitted here, handed to runBacktest, whose fit is then a no-op. Only for a model fitted on exactly the
+ * series runBacktest would fit it on (checked by `sameTraining`): the models are deterministic, so refitting would
+ * give the same model and only double the LSTM's training time.
+ */
+function fitted(f: Forecaster): Forecaster {
+  return { name: f.name, minTrainLength: f.minTrainLength, probabilistic: f.probabilistic, fit: async () => undefined, predict: (h, ctx) => f.predict(h, ctx) };
+}
+
+/** Throws unless `train` is what runBacktest fits its models on: the 5-min series before `fromMs`, gaps held. */
+function sameTraining(series: Series, train: Series, fromMs: number): void {
+  const m = holdGaps(resampleMean(series, RES_MS));
+  const theirs = sliceSeries(m, 0, Math.floor((fromMs - m.startMs) / RES_MS));
+  const same = theirs.startMs === train.startMs && theirs.values.length === train.values.length && theirs.values.every((v, i) => v === train.values[i]);
+  if (!same) throw new Error('bench:events: the scoring models were not fitted on the backtest\'s training series; cannot reuse them');
+}
 
 interface ForecastScores {
   mase: number;
@@ -152,14 +169,8 @@ async function runSeed(seed: number): Promise<SeedResult> {
   const profile = calF.learned.get('promo');
   const learned = profile ? `${profile.events} past promos, peak p50 x${peakMultiplier(profile).toFixed(2)}` : 'none';
 
-  const r = await runBacktest({
-    series,
-    fromMs: dayStart,
-    toMs: dayStart + DAY_MS,
-    scenario,
-    forecaster: make(),
-    calendarForecaster: withEvents(make(), { events: calendar }),
-  });
+  sameTraining(series, train, dayStart);
+  const r = await runBacktest({ series, fromMs: dayStart, toMs: dayStart + DAY_MS, scenario, forecaster: fitted(plainF), calendarForecaster: fitted(calF) });
   const inputs = lstmInputs ? await runInputs({ series, data, train, calendar, held, dayStart, scale }) : undefined;
   return {
     seed,
@@ -177,8 +188,7 @@ async function runSeed(seed: number): Promise<SeedResult> {
 
 /** The LSTM with the calendar as inputs, scored in the held-out event and replayed as predictive+calendar. */
 async function runInputs(c: { series: Series; data: Series; train: Series; calendar: CalendarEvent[]; held: CalendarEvent; dayStart: number; scale: number }): Promise<{ scores: ForecastScores; capacity: CapacityScores }> {
-  const make = (): Forecaster => createForecaster('lstm', { stepMs: RES_MS, extra: { ...extra, events: c.calendar } });
-  const f = make();
+  const f = createForecaster('lstm', { stepMs: RES_MS, extra: { ...extra, events: c.calendar } });
   await f.fit(c.train);
   const scores = scoreInEvent(f, { data: c.data, event: c.held, scale: c.scale });
   const r = await runBacktest({
@@ -186,7 +196,7 @@ async function runInputs(c: { series: Series; data: Series; train: Series; calen
     fromMs: c.dayStart,
     toMs: c.dayStart + DAY_MS,
     scenario,
-    calendarForecaster: make(),
+    calendarForecaster: fitted(f),
     strategies: ['reactive', 'predictive+calendar', 'oracle'],
   });
   return { scores, capacity: inEvent(r, 'predictive+calendar', c.held) };
@@ -232,7 +242,7 @@ async function main(): Promise<void> {
   const lines: string[] = [
     '## Promo calendar (issue 8)',
     '',
-    `Command: \`npm run bench:events -- --seeds ${seeds.join(',')} --model ${model}${epochsArg === '' ? '' : ` --epochs ${epochsArg}`}${lstmInputs ? ' --lstm-inputs' : ''}\` · ${machineLine()} · ${new Date().toISOString().slice(0, 10)}`,
+    `Command: \`npm run bench:events -- --seeds ${seeds.join(',')} --model ${model}${epochsArg === '' ? '' : ` --epochs ${epochsArg}`}${lstmInputs ? ' --lstm-inputs' : ''}${process.argv.includes('--section') ? ` --section ${section}` : ''}\` · ${machineLine()} · ${new Date().toISOString().slice(0, 10)}`,
     '',
     `History: \`prescale synth --profile promo --days ${DAYS} --seed S\` (promos on days 6, 13, …, 41). The last promo is held out: the model is`,
     'fitted on the days before it; its calendar entry (start, end, tag `promo`) is given, its multiplier is not — the uplift is learned',

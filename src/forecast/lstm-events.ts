@@ -34,13 +34,15 @@ export function eventFeatureCount(tags: readonly string[]): number {
  */
 export function checkCalendar(events: readonly CalendarEvent[], who = 'lstm'): readonly CalendarEvent[] {
   if (!Array.isArray(events)) throw new InputError(`${who}: events must be an array of calendar events, ${typeof events} given`);
-  events.forEach((e, i) => {
-    const name = typeof e?.name === 'string' ? `"${e.name}"` : `#${i}`;
-    if (!Number.isFinite(e?.startMs) || !Number.isFinite(e?.endMs)) throw new InputError(`${who}: event ${name} needs finite startMs and endMs, ${e?.startMs} and ${e?.endMs} given`);
-    if (!(e.endMs > e.startMs)) throw new InputError(`${who}: event ${name} ends (${new Date(e.endMs).toISOString()}) before or when it starts (${new Date(e.startMs).toISOString()})`);
-    if (typeof e.tag !== 'string' || e.tag.trim() === '') throw new InputError(`${who}: event ${name} needs a non-empty tag, ${JSON.stringify(e.tag ?? null)} given`);
-  });
+  events.forEach((e, i) => checkEvent(e, `${who}: event ${typeof e?.name === 'string' ? `"${e.name}"` : `#${i}`}`));
   return events;
+}
+
+function checkEvent(e: CalendarEvent, where: string): void {
+  if (typeof e !== 'object' || e === null) throw new InputError(`${where} is not an object: ${JSON.stringify(e)}`);
+  if (!Number.isFinite(e.startMs) || !Number.isFinite(e.endMs)) throw new InputError(`${where} needs finite startMs and endMs, ${e.startMs} and ${e.endMs} given`);
+  if (!(e.endMs > e.startMs)) throw new InputError(`${where} ends (${new Date(e.endMs).toISOString()}) before or when it starts (${new Date(e.startMs).toISOString()})`);
+  if (typeof e.tag !== 'string' || e.tag.trim() === '') throw new InputError(`${where} needs a non-empty tag, ${JSON.stringify(e.tag ?? null)} given`);
 }
 
 /** The tags of the events that started before `untilMs` (the training calendar), most frequent first, at most MAX_EVENT_TAGS. */
@@ -65,6 +67,35 @@ export function eventIndex(events: readonly CalendarEvent[], tags: readonly stri
 
 const clip = (ms: number): number => Math.min(1, Math.max(0, ms / (EVENT_CLIP_MINUTES * MINUTE_MS)));
 
+/** The events around a step [ms, ms + stepMs): running (latest started), next to start after ms, latest start and end before it. */
+interface Around {
+  running?: CalendarEvent;
+  next?: CalendarEvent;
+  lastStart: number;
+  lastEnded?: CalendarEvent;
+}
+
+function around(ix: EventIndex, ms: number, stepMs: number): Around {
+  const a: Around = { lastStart: -Infinity };
+  for (const e of ix.events) {
+    if (e.startMs > ms) {
+      a.next ??= e;
+      if (e.startMs >= ms + stepMs) break; // sorted by start: no later event is running or ended
+    } else a.lastStart = e.startMs;
+    if (e.endMs > ms) {
+      if (!a.running || e.startMs >= a.running.startMs) a.running = e;
+    } else if (!a.lastEnded || e.endMs > a.lastEnded.endMs) a.lastEnded = e;
+  }
+  return a;
+}
+
+/** The event whose tag is one-hot encoded: the running one, else the next within the clip, else the latest ended within it. */
+function tagged(a: Around, ms: number): CalendarEvent | undefined {
+  if (a.running) return a.running;
+  if (a.next && clip(a.next.startMs - ms) < 1) return a.next;
+  return a.lastEnded && clip(ms - a.lastEnded.endMs) < 1 ? a.lastEnded : undefined;
+}
+
 /**
  * Writes the calendar inputs of the step [ms, ms + stepMs) into `out` at `k`; returns the next index.
  * active: 1 when the step overlaps an event. to_start / since_start: clipped minutes to the next start after
@@ -74,28 +105,15 @@ const clip = (ms: number): number => Math.min(1, Math.max(0, ms / (EVENT_CLIP_MI
  */
 export function fillEventInputs(ix: EventIndex, o: { ms: number; stepMs: number; out: Float32Array; k: number }): number {
   const { ms, out } = o;
-  let running: CalendarEvent | undefined;
-  let next: CalendarEvent | undefined;
-  let lastStart = -Infinity;
-  let lastEnded: CalendarEvent | undefined;
-  for (const e of ix.events) {
-    if (e.startMs > ms) {
-      next ??= e;
-      if (e.startMs >= ms + o.stepMs) break; // sorted by start: no later event is running or ended
-    }
-    if (e.startMs <= ms) lastStart = Math.max(lastStart, e.startMs);
-    if (e.endMs > ms && e.startMs < ms + o.stepMs) {
-      if (!running || e.startMs >= running.startMs) running = e;
-    } else if (e.endMs <= ms && (!lastEnded || e.endMs > lastEnded.endMs)) lastEnded = e;
-  }
+  const a = around(ix, ms, o.stepMs);
   let k = o.k;
-  out[k++] = running ? 1 : 0;
-  out[k++] = next ? clip(next.startMs - ms) : 1;
-  out[k++] = Number.isFinite(lastStart) ? clip(ms - lastStart) : 1;
-  out[k++] = running ? clip(running.endMs - ms) : 1;
-  out[k++] = lastEnded ? clip(ms - lastEnded.endMs) : 1;
-  const near = running ?? (next && clip(next.startMs - ms) < 1 ? next : undefined) ?? (lastEnded && clip(ms - lastEnded.endMs) < 1 ? lastEnded : undefined);
-  const at = near ? ix.tags.indexOf(near.tag) : -1;
+  out[k++] = a.running ? 1 : 0;
+  out[k++] = a.next ? clip(a.next.startMs - ms) : 1;
+  out[k++] = clip(ms - a.lastStart);
+  out[k++] = a.running ? clip(a.running.endMs - ms) : 1;
+  out[k++] = a.lastEnded ? clip(ms - a.lastEnded.endMs) : 1;
+  const e = tagged(a, ms);
+  const at = e ? ix.tags.indexOf(e.tag) : -1;
   for (let j = 0; j < ix.tags.length; j++) out[k++] = j === at ? 1 : 0;
   return k;
 }

@@ -10,8 +10,7 @@ import { endMs, type Series } from '../series/series.js';
 import { MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import { eventsCsv, loadEventsFile } from '../events/events.js';
-import { withEvents } from '../events/event-forecaster.js';
-import { peakMultiplier } from '../events/uplift.js';
+import { CALENDAR_MODES, calendarModel, DEFAULT_CALENDAR_MODE, parseCalendarMode } from '../events/calendar-model.js';
 
 interface BacktestFlags {
   trace: string;
@@ -24,6 +23,7 @@ interface BacktestFlags {
   json?: boolean;
   report?: string;
   events?: string;
+  calendarMode?: string;
 }
 
 interface SynthFlags {
@@ -50,6 +50,10 @@ export function registerBacktestCommands(program: Command): void {
     .option('--json', 'print the scores as JSON on stdout')
     .option('--report <out.html>', 'write a self-contained HTML report')
     .option('--events <file>', 'promo calendar (CSV name,start,end,tag or synth JSON): also replay predictive+calendar')
+    .option(
+      '--calendar-mode <mode>',
+      `with --events, how the model gets the calendar: ${CALENDAR_MODES.join(' (withEvents: learned uplift × a forecast of normal load) or ')} (the LSTM's own calendar inputs; --model lstm only) (default: ${DEFAULT_CALENDAR_MODE})`,
+    )
     .action(async (flags: BacktestFlags) => {
       await backtestCommand(flags);
     });
@@ -116,13 +120,12 @@ async function backtestCommand(flags: BacktestFlags): Promise<void> {
   const model = pickModel(flags.model);
   const stepMs = scenario.predictive.stepMinutes * MINUTE_MS;
   const forecaster = createForecaster(model, { stepMs });
-  // The same method again, fitted on the same history without its events and given the calendar.
-  const calendar = flags.events !== undefined ? withEvents(createForecaster(model, { stepMs }), { events: loadEventsFile(flags.events) }) : undefined;
-  const result = await runBacktest({ series, fromMs, toMs, scenario, forecaster, calendarForecaster: calendar, onProgress: progressPrinter() });
-  if (calendar) {
-    const learned = [...calendar.learned.values()].map((p) => `${p.tag} from ${p.events} past events (peak p50 x${peakMultiplier(p).toFixed(2)})`);
-    process.stderr.write(`backtest: learned uplift: ${learned.length > 0 ? learned.join('; ') : 'none (no past event before --from with a day of history before it)'}\n`);
-  }
+  if (flags.calendarMode !== undefined && flags.events === undefined) throw new InputError('--calendar-mode needs --events');
+  const mode = parseCalendarMode(flags.calendarMode ?? DEFAULT_CALENDAR_MODE);
+  // The same method again, fitted on the same history before --from and given the calendar.
+  const calendar = flags.events !== undefined ? calendarModel(model, { stepMs, events: loadEventsFile(flags.events), mode }) : undefined;
+  const result = await runBacktest({ series, fromMs, toMs, scenario, forecaster, calendarForecaster: calendar?.forecaster, onProgress: progressPrinter() });
+  if (calendar) process.stderr.write(`backtest: ${calendar.mode === 'uplift' ? 'learned uplift' : 'calendar'}: ${calendar.learned()}\n`);
   if (flags.report) {
     writeReport(result, { file: flags.report, scenario, trace: flags.trace });
     process.stderr.write(`backtest: report written to ${flags.report}\n`);

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { neutralise } from '../events/event-forecaster.js';
-import { loadEventsFile } from '../events/events.js';
+import { loadEventsFile, type CalendarEvent } from '../events/events.js';
+import { CALENDAR_MODES, DEFAULT_CALENDAR_MODE, parseCalendarMode } from '../events/calendar-model.js';
 import { loadModel, saveModel, type ModelInfo } from '../forecast/artefact.js';
 import { QUANTILES, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
 import type { EpochInfo, LstmOptions } from '../forecast/lstm.js';
@@ -27,6 +28,8 @@ interface TrainFlags extends TraceFlags {
   epochs?: string;
   /** A promo calendar: its event windows are replaced by the load a day earlier before fitting. */
   events?: string;
+  /** With `events`: `uplift` (fit on the neutralised trace) or `inputs` (the LSTM takes the calendar as inputs, fitted on the raw trace). */
+  calendarMode?: string;
   out: string;
   progress?: boolean;
 }
@@ -101,6 +104,7 @@ export function trainCommandLine(f: TrainFlags): string {
     ...opt('--seed', f.seed),
     ...opt('--epochs', f.epochs),
     ...opt('--events', f.events),
+    ...opt('--calendar-mode', f.calendarMode),
     ...opt('--out', f.out),
   ].join(' ');
 }
@@ -115,6 +119,23 @@ function neutraliseFor(s: Series, file: string): Series {
   return neutralise(s, events);
 }
 
+/**
+ * The series to fit and, for `--calendar-mode inputs`, the calendar the LSTM takes as inputs. With a calendar in
+ * the default mode the trace is neutralised (the model fits the normal load); with inputs the LSTM learns the
+ * uplift from the raw trace.
+ */
+function withCalendar(flags: TrainFlags, model: TrainModel, raw: Series): { training: Series; events?: CalendarEvent[] } {
+  if (flags.events === undefined) {
+    if (flags.calendarMode !== undefined) throw new InputError('--calendar-mode needs --events');
+    return { training: fillGaps(raw) };
+  }
+  if (parseCalendarMode(flags.calendarMode ?? DEFAULT_CALENDAR_MODE) === 'uplift') return { training: fillGaps(neutraliseFor(raw, flags.events)) };
+  if (model !== 'lstm') throw new InputError(`--calendar-mode inputs: only the lstm takes the calendar as inputs, --model ${model} given`);
+  const events = loadEventsFile(flags.events);
+  process.stderr.write(`train: the lstm takes the ${events.length} events of ${flags.events} as inputs, fitted on the raw trace\n`);
+  return { training: fillGaps(raw), events };
+}
+
 export async function trainCommand(flags: TrainFlags): Promise<void> {
   if (!(TRAIN_MODELS as readonly string[]).includes(flags.model)) {
     throw new InputError(`--model must be one of ${TRAIN_MODELS.join(', ')}, "${flags.model}" given`);
@@ -125,10 +146,9 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
   const horizon = Math.max(1, Math.round((positiveInt(flags.horizonMinutes, '--horizon-minutes') * MINUTE_MS) / stepMs));
   const seed = Number(flags.seed);
   if (!Number.isInteger(seed)) throw new InputError(`--seed must be a whole number, "${flags.seed}" given`);
-  const raw = loadAtStep(flags, stepMs);
-  const training = fillGaps(flags.events !== undefined ? neutraliseFor(raw, flags.events) : raw);
+  const { training, events } = withCalendar(flags, model, loadAtStep(flags, stepMs));
   const bar = progressBar(flags.progress ?? process.stderr.isTTY);
-  const lstm: LstmOptions = { seed, onEpoch: bar.onEpoch, ...(flags.epochs !== undefined ? { epochs: positiveInt(flags.epochs, '--epochs') } : {}) };
+  const lstm: LstmOptions = { seed, onEpoch: bar.onEpoch, ...(flags.epochs !== undefined ? { epochs: positiveInt(flags.epochs, '--epochs') } : {}), ...(events ? { events } : {}) };
   const err = process.stderr;
   let forecaster: Forecaster;
   let info: ModelInfo;
@@ -229,6 +249,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--epochs <n>', 'most LSTM epochs (early stopping usually ends sooner; default 30)')
     .option('--progress', 'show the training progress bar even when stderr is not a terminal')
     .option('--events <file>', 'promo calendar (CSV name,start,end,tag or synth JSON): fit on the trace with its events replaced by the day before, for a target with a calendar')
+    .option('--calendar-mode <mode>', `with --events: ${CALENDAR_MODES.join(' (the default: fit the normal load; the service lifts known events) or ')} (--model lstm: the calendar as inputs, fitted on the raw trace; saved with the model)`)
     .requiredOption('--out <dir>', 'model directory, e.g. models/demo (the previous version is kept as DIR.previous)')
     .action(async (flags: TrainFlags) => {
       await trainCommand(flags);

@@ -1,4 +1,5 @@
 import type { TargetConfig } from '../config/schema.js';
+import { takesCalendarInputs } from '../events/calendar-model.js';
 import { neutralise, withEvents, type CalendarForecaster } from '../events/event-forecaster.js';
 import { loadEventsFile, type CalendarEvent } from '../events/events.js';
 import { learnUplift, margins, peakMultiplier, type UpliftProfile } from '../events/uplift.js';
@@ -86,6 +87,13 @@ export class TargetCalendar {
    * offline on history with promos in it still works: its context is neutralised before it sees it.
    */
   forecasterFor(model: LoadedModel, context: Series): CalendarForecaster | undefined {
+    if (takesCalendarInputs(model.forecaster)) {
+      // An LSTM trained with calendar inputs (train --calendar-mode inputs) reads the calendar itself: it gets the
+      // target's whole calendar (coming events included) and is not wrapped, or the uplift would count twice.
+      // A retrain trains the configured method the usual way (on the neutralised history), wrapped again.
+      model.forecaster.setEvents(this.events);
+      return undefined;
+    }
     if (this.events.length === 0) return undefined;
     if (this.wrapped?.model !== model) {
       const profiles = learnUplift(context, this.events);

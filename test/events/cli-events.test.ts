@@ -43,6 +43,16 @@ describe('prescale synth --events-out F.csv and backtest --events', () => {
     expect(out.strategies['predictive+calendar'].coldStartShare).toBeLessThan(out.strategies.reactive.coldStartShare);
   });
 
+  it.each([
+    ['inputs for a method that is not the lstm', ['--model', 'seasonal-naive', '--events', 'CAL', '--calendar-mode', 'inputs'], 'calendar mode "inputs": only the lstm takes the calendar as inputs, "seasonal-naive" given'],
+    ['an unknown mode', ['--model', 'lstm', '--events', 'CAL', '--calendar-mode', 'both'], '--calendar-mode must be one of uplift, inputs, "both" given'],
+    ['a mode without a calendar', ['--model', 'lstm', '--calendar-mode', 'inputs'], '--calendar-mode needs --events'],
+  ])('--calendar-mode: %s is an InputError (exit 2)', (_, args, message) => {
+    const r = cli(['backtest', '--trace', trace, '--unit', 'per-second', ...args.map((a) => (a === 'CAL' ? events : a))]);
+    expect(r.stderr).toContain(message);
+    expect(r.status).toBe(2);
+  });
+
   it('a bad calendar is an InputError naming file and line (exit 2)', () => {
     const bad = path.join(dir, 'bad.csv');
     writeFileSync(bad, 'name,start,end,tag\nx,2026-01-18T14:00:00Z,2026-01-18T12:00:00Z,promo\n');

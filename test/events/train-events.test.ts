@@ -51,4 +51,33 @@ describe('prescale train --events', () => {
     writeFileSync(bad, 'name,start,end,tag\nx,2026-01-07T14:00:00Z,2026-01-07T12:00:00Z,promo\n');
     await expect(train(path.join(dir, 'bad'), bad)).rejects.toThrow(`${bad}:2: end (2026-01-07T12:00:00.000Z) must be after start`);
   });
+
+  it('--calendar-mode inputs trains the lstm on the raw trace with the calendar as inputs, saved in meta.json', async () => {
+    const out = path.join(dir, 'lstm-inputs');
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await trainCommand({ trace, unit: 'per-second', model: 'lstm', stepMinutes: '15', horizonMinutes: '30', seed: '1', epochs: '1', events: calendar, calendarMode: 'inputs', out });
+    } finally {
+      err.mockRestore();
+    }
+    const meta = JSON.parse(readFileSync(path.join(out, 'meta.json'), 'utf8')) as ModelMeta;
+    expect(meta.lstm?.eventTags).toEqual(['promo']);
+    expect(meta.lstm?.events?.map((e) => e.name)).toEqual(['sale']);
+    expect(meta.lstm?.denseFeatures).toContain('ev_h1_active');
+    // Fitted on the raw trace: the saved tail still holds the promo (the default mode would hold the day before).
+    const promo = 2 * PER_DAY + 49;
+    const at = (T0 + promo * STEP - meta.lstm!.tailStartMs) / STEP;
+    expect(meta.lstm?.tail[at]).toBeCloseTo(values[promo], 6);
+    expect(values[promo]).toBeCloseTo(4 * values[promo - PER_DAY], 6);
+    expect(meta.command).toContain(`--events ${calendar} --calendar-mode inputs`);
+  });
+
+  it.each<[string, { model: string; events?: boolean; calendarMode: string }, string]>([
+    ['inputs for another method', { model: 'seasonal-naive', events: true, calendarMode: 'inputs' }, '--calendar-mode inputs: only the lstm takes the calendar as inputs, --model seasonal-naive given'],
+    ['a mode without --events', { model: 'lstm', calendarMode: 'inputs' }, '--calendar-mode needs --events'],
+    ['an unknown mode', { model: 'lstm', events: true, calendarMode: 'both' }, '--calendar-mode must be one of uplift, inputs, "both" given'],
+  ])('--calendar-mode: %s is an InputError', async (_, f, message) => {
+    const flags = { trace, unit: 'per-second' as const, stepMinutes: '15', horizonMinutes: '30', seed: '1', out: path.join(dir, 'never'), model: f.model, calendarMode: f.calendarMode, ...(f.events ? { events: calendar } : {}) };
+    await expect(trainCommand(flags)).rejects.toThrow(message);
+  });
 });

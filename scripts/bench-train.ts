@@ -1,7 +1,9 @@
 /**
  * `npm run bench:train`: LSTM training time on 20,000 points with the wasm backend, prediction latency
- * (median and p99 over 1,000), live tensors before/after those predictions, and RSS → BENCHMARKS.md `train`.
+ * (median and p99 over 1,000), live tensors before/after those predictions, and RSS; then the same for the
+ * boosted trees (`gbdt`) → BENCHMARKS.md `train`.
  */
+import { GbdtForecaster } from '../src/forecast/boosted.js';
 import { LstmForecaster } from '../src/forecast/lstm.js';
 import { initTf, liveTensorCount } from '../src/forecast/tf-backend.js';
 import { loadSeriesFile } from '../src/series/load.js';
@@ -45,9 +47,21 @@ for (let i = 0; i < 100; i++) {
   tfLat.push(performance.now() - s);
 }
 tfLat.sort((a, b) => a - b);
+const gb = new GbdtForecaster({ stepMs: train.stepMs });
+const g0 = performance.now();
+await gb.fit(train);
+const gbSeconds = (performance.now() - g0) / 1000;
+const gbLat: number[] = [];
+for (let i = 0; i < 1000; i++) {
+  const s = performance.now();
+  gb.predict(f.horizon, ctx);
+  gbLat.push(performance.now() - s);
+}
+gbLat.sort((a, b) => a - b);
+const gbTrees = gb.state?.models.reduce((n, m) => n + m.trees.length, 0) ?? 0;
 const rssMiB = process.memoryUsage().rss / 2 ** 20;
 const r = (v: number, d = 2): string => v.toFixed(d);
-const body = `## train — LSTM training and prediction speed
+const body = `## train — LSTM (and boosted trees) training and prediction speed
 
 Command: \`npm run bench:train\` (scripts/bench-train.ts). Machine: ${machineLine()}. Backend: **${backend}** (tfjs ${tf.version.tfjs}).
 Data: the first ${POINTS.toLocaleString('en')} points of ${TRACE} (1-minute steps), model defaults (window 24, 32 LSTM units, horizon ${f.horizon} steps × 3 quantiles, ≤ 8,000 training windows, ≤ 30 epochs, early stopping patience 4 with two learning-rate drops, seasonal-profile inputs over 7 days, dropout 0.2, p50-weighted pinball loss), seed 42.
@@ -60,7 +74,14 @@ Data: the first ${POINTS.toLocaleString('en')} points of ${TRACE} (1-minute step
 | one prediction, p99 | ${r(quantile(lat, 0.99), 3)} ms |
 | one prediction via tfjs \`model.predict\`, median / p99 (100 calls) | ${r(quantile(tfLat, 0.5))} / ${r(quantile(tfLat, 0.99))} ms |
 | live tensors before / after 1,000 predictions | ${before} / ${after} |
-| RSS after the run | ${r(rssMiB, 0)} MiB |
+| RSS after the run (both models) | ${r(rssMiB, 0)} MiB |
+
+Boosted trees (\`gbdt\`, src/forecast/boosted.ts) on the same ${POINTS.toLocaleString('en')} points, defaults (one booster per step: ${f.horizon} at 1-minute steps; 24 lags; ≤ 400 rounds, early stopping after 40):
+
+| measure | value |
+|---|---|
+| training time, wall clock | ${r(gbSeconds, 1)} s (${gbTrees} trees kept over ${f.horizon} steps) |
+| one prediction, median / p99 (1,000 calls) | ${r(quantile(gbLat, 0.5), 3)} / ${r(quantile(gbLat, 0.99), 3)} ms |
 
 Timings are wall-clock on a machine shared with other jobs; the load average at the end was ${(await import('node:os')).loadavg().map((v) => v.toFixed(1)).join(', ')}.`;
 writeBenchmarkSection('train', body);

@@ -10,7 +10,7 @@ import { endMs, type Series } from '../series/series.js';
 import { MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import { eventsCsv, loadEventsFile } from '../events/events.js';
-import { CALENDAR_MODES, calendarModel, DEFAULT_CALENDAR_MODE, parseCalendarMode } from '../events/calendar-model.js';
+import { CALENDAR_MODES, calendarModel, parseCalendarMode } from '../events/calendar-model.js';
 
 interface BacktestFlags {
   trace: string;
@@ -52,7 +52,7 @@ export function registerBacktestCommands(program: Command): void {
     .option('--events <file>', 'promo calendar (CSV name,start,end,tag or synth JSON): also replay predictive+calendar')
     .option(
       '--calendar-mode <mode>',
-      `with --events, how the model gets the calendar: ${CALENDAR_MODES.join(' (withEvents: learned uplift × a forecast of normal load) or ')} (the LSTM's own calendar inputs; --model lstm only) (default: ${DEFAULT_CALENDAR_MODE})`,
+      `with --events, how the model gets the calendar: ${CALENDAR_MODES.join(' (withEvents: learned uplift × a forecast of normal load) or ')} (the LSTM's own calendar inputs; --model lstm only) (default: inputs for lstm, else uplift)`,
     )
     .action(async (flags: BacktestFlags) => {
       await backtestCommand(flags);
@@ -121,7 +121,7 @@ async function backtestCommand(flags: BacktestFlags): Promise<void> {
   const stepMs = scenario.predictive.stepMinutes * MINUTE_MS;
   const forecaster = createForecaster(model, { stepMs });
   if (flags.calendarMode !== undefined && flags.events === undefined) throw new InputError('--calendar-mode needs --events');
-  const mode = parseCalendarMode(flags.calendarMode ?? DEFAULT_CALENDAR_MODE);
+  const mode = flags.calendarMode !== undefined ? parseCalendarMode(flags.calendarMode) : undefined;
   // The same method again, fitted on the same history before --from and given the calendar.
   const calendar = flags.events !== undefined ? calendarModel(model, { stepMs, events: loadEventsFile(flags.events), mode }) : undefined;
   const result = await runBacktest({ series, fromMs, toMs, scenario, forecaster, calendarForecaster: calendar?.forecaster, onProgress: progressPrinter() });

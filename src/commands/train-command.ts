@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { neutralise } from '../events/event-forecaster.js';
 import { loadEventsFile, type CalendarEvent } from '../events/events.js';
-import { CALENDAR_MODES, DEFAULT_CALENDAR_MODE, parseCalendarMode } from '../events/calendar-model.js';
+import { CALENDAR_MODES, defaultCalendarMode, parseCalendarMode } from '../events/calendar-model.js';
 import { loadModel, saveModel, type ModelInfo } from '../forecast/artefact.js';
 import { QUANTILES, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
 import type { EpochInfo, LstmOptions } from '../forecast/lstm.js';
@@ -129,7 +129,8 @@ function withCalendar(flags: TrainFlags, model: TrainModel, raw: Series): { trai
     if (flags.calendarMode !== undefined) throw new InputError('--calendar-mode needs --events');
     return { training: fillGaps(raw) };
   }
-  if (parseCalendarMode(flags.calendarMode ?? DEFAULT_CALENDAR_MODE) === 'uplift') return { training: fillGaps(neutraliseFor(raw, flags.events)) };
+  const mode = flags.calendarMode !== undefined ? parseCalendarMode(flags.calendarMode) : defaultCalendarMode(model);
+  if (mode === 'uplift') return { training: fillGaps(neutraliseFor(raw, flags.events)) };
   if (model !== 'lstm') throw new InputError(`--calendar-mode inputs: only the lstm takes the calendar as inputs, --model ${model} given`);
   const events = loadEventsFile(flags.events);
   process.stderr.write(`train: the lstm takes the ${events.length} events of ${flags.events} as inputs, fitted on the raw trace\n`);
@@ -249,7 +250,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--epochs <n>', 'most LSTM epochs (early stopping usually ends sooner; default 30)')
     .option('--progress', 'show the training progress bar even when stderr is not a terminal')
     .option('--events <file>', 'promo calendar (CSV name,start,end,tag or synth JSON): fit on the trace with its events replaced by the day before, for a target with a calendar')
-    .option('--calendar-mode <mode>', `with --events: ${CALENDAR_MODES.join(' (the default: fit the normal load; the service lifts known events) or ')} (--model lstm: the calendar as inputs, fitted on the raw trace; saved with the model)`)
+    .option('--calendar-mode <mode>', `with --events: ${CALENDAR_MODES.join(' (fit the normal load; the service lifts known events; the default except for lstm) or ')} (--model lstm, its default: the calendar as inputs, fitted on the raw trace; saved with the model)`)
     .requiredOption('--out <dir>', 'model directory, e.g. models/demo (the previous version is kept as DIR.previous)')
     .action(async (flags: TrainFlags) => {
       await trainCommand(flags);

@@ -72,6 +72,18 @@ describe('prescale train --events', () => {
     expect(meta.command).toContain(`--events ${calendar} --calendar-mode inputs`);
   });
 
+  it('--events with --model lstm and no --calendar-mode takes the calendar as inputs (its default)', async () => {
+    const out = path.join(dir, 'lstm-default');
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await trainCommand({ trace, unit: 'per-second', model: 'lstm', stepMinutes: '15', horizonMinutes: '30', seed: '1', epochs: '1', events: calendar, out });
+    } finally {
+      err.mockRestore();
+    }
+    const meta = JSON.parse(readFileSync(path.join(out, 'meta.json'), 'utf8')) as ModelMeta;
+    expect(meta.lstm?.eventTags).toEqual(['promo']);
+  });
+
   it.each<[string, { model: string; events?: boolean; calendarMode: string }, string]>([
     ['inputs for another method', { model: 'seasonal-naive', events: true, calendarMode: 'inputs' }, '--calendar-mode inputs: only the lstm takes the calendar as inputs, --model seasonal-naive given'],
     ['a mode without --events', { model: 'lstm', calendarMode: 'inputs' }, '--calendar-mode needs --events'],

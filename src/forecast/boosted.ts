@@ -131,9 +131,10 @@ export class GbdtForecaster implements Forecaster {
     return this.o.horizon ?? Math.max(1, Math.round((30 * MINUTE_MS) / this.stepMs));
   }
 
-  /** Two days: a day of lags and a day of training origins. */
+  /** Two days, and at least a day of lags plus the horizon plus 200 training origins (coarse steps). */
   get minTrainLength(): number {
-    return Math.round((2 * DAY_MS) / this.stepMs);
+    const day = Math.round(DAY_MS / this.stepMs);
+    return Math.max(2 * day, day + 1 + this.horizon + MIN_ORIGINS);
   }
 
   get state(): GbdtState | undefined {

@@ -150,9 +150,7 @@ export class AutoForecaster implements Forecaster {
           f = new EnsembleForecaster(members as Forecaster[], { fitted: true });
         } else {
           f = create(name, opts);
-          if (f.minTrainLength > fitEnd) continue; // e.g. weekly seasonality with under two weeks of data
-          this.o.onStage?.({ candidate: name, phase: 'holdout' });
-          await f.fit(first);
+          if (!(await this.fitCandidate(name, f, first))) continue;
           fitted.set(name, f);
         }
         scores[name] = scoreRollingOrigins(f, d);
@@ -169,6 +167,24 @@ export class AutoForecaster implements Forecaster {
     this.winner = winner;
     this.chosenName = chosen;
     this.allScores = scores;
+  }
+
+  /**
+   * Fits a candidate on the first part. One that needs more data (e.g. weekly seasonality with under two weeks)
+   * is skipped; so is one whose fit rejects the data (an InputError, e.g. gbdt with too many gaps), with a log line.
+   */
+  private async fitCandidate(name: CandidateName, f: Forecaster, first: Series): Promise<boolean> {
+    if (f.minTrainLength > first.values.length) return false;
+    this.o.onStage?.({ candidate: name, phase: 'holdout' });
+    try {
+      await f.fit(first);
+      return true;
+    } catch (err: unknown) {
+      if (!(err instanceof InputError)) throw err;
+      disposeForecaster(f);
+      log.warn({ candidate: name, err: err.message }, 'auto: candidate skipped, it cannot be fitted on this data');
+      return false;
+    }
   }
 
   predict(horizon: number, context?: Series): QuantileForecast {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { InputError } from '../../src/util/errors.js';
 import type { MethodScores } from '../../src/forecast/evaluate.js';
 import { pointForecast, type Forecaster, type QuantileForecast } from '../../src/forecast/forecaster.js';
 import { AutoForecaster, createCandidate, isSane, pickBest, type CandidateName } from '../../src/forecast/select.js';
@@ -114,6 +115,31 @@ describe('AutoForecaster', () => {
     const auto = new AutoForecaster({ stepMs: STEP, horizon: 2, candidates: ['holt-winters', 'ensemble', 'naive'], create: (name) => new Oracle(name, 5) });
     await auto.fit(series);
     expect(Object.keys(auto.scores).sort()).toEqual(['holt-winters', 'naive']);
+  });
+
+  it('skips a candidate whose fit rejects the data (InputError) and chooses among the rest; other errors still fail', async () => {
+    class Refuses extends Oracle {
+      constructor(
+        name: string,
+        private readonly error: Error,
+      ) {
+        super(name, 0);
+      }
+      override fit(): Promise<void> {
+        return Promise.reject(this.error);
+      }
+    }
+    const auto = new AutoForecaster({
+      stepMs: STEP,
+      horizon: 2,
+      candidates: ['gbdt', 'holt-winters', 'naive'],
+      create: (name) => (name === 'gbdt' ? new Refuses(name, new InputError('gbdt: 95 usable training origins')) : new Oracle(name, name === 'naive' ? 20 : 3)),
+    });
+    await auto.fit(series);
+    expect(Object.keys(auto.scores).sort()).toEqual(['holt-winters', 'naive']);
+    expect(auto.chosen).toBe('holt-winters');
+    const broken = new AutoForecaster({ stepMs: STEP, horizon: 2, candidates: ['gbdt', 'naive'], create: (name) => (name === 'gbdt' ? new Refuses(name, new Error('bug')) : new Oracle(name, 1)) });
+    await expect(broken.fit(series)).rejects.toThrow('bug');
   });
 
   it('with real baselines on a pure daily pattern, picks seasonal naive and skips weekly without two weeks', async () => {

@@ -161,6 +161,8 @@ async function main(): Promise<void> {
   let files = findCsvs(tracesDir);
   if (args.traces) files = files.filter((f) => args.traces?.some((t) => f.includes(t)));
   const results: TraceResult[] = [];
+  // Read before the run: commits landing while it runs must not be credited with its numbers.
+  const commit = gitHead();
   const started = performance.now();
   for (const file of files) {
     const rel = path.relative(tracesDir, file);
@@ -178,9 +180,8 @@ async function main(): Promise<void> {
   }
   const totalSeconds = (performance.now() - started) / 1000;
   const command = `npm run bench:forecast${args.argv ? ` -- ${args.argv}` : ''}`;
-  const commit = gitHead();
   const body = [
-    `Command: \`${command}\` at commit ${commit} — ${new Date().toISOString().slice(0, 16)}Z, total ${totalSeconds.toFixed(0)} s.`,
+    `Command: \`${command}\` at commit ${commit} (read at the start) — ${new Date().toISOString().slice(0, 16)}Z, total ${totalSeconds.toFixed(0)} s.`,
     `Machine: ${machineLine()}.`,
     '',
     'Protocol v1 (../shared/BENCHMARK.md; `prescale evaluate` runs the same code): resolution max(native, 5 min), horizon 30 min,',

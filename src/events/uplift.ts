@@ -2,6 +2,7 @@ import type { Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import type { CalendarEvent } from './events.js';
+import { quantileSorted } from '../util/stats.js';
 
 /**
  * Learns what events of one tag do to the load: at each time relative to an event, the ratio of the actual
@@ -83,15 +84,6 @@ export function normalLevels(s: Series, mask: Uint8Array): Float64Array {
     else if (usable(i - 7 * day)) out[i] = s.values[i - 7 * day];
   }
   return out;
-}
-
-/** Linear-interpolated quantile of a sorted array. */
-function quantileSorted(v: readonly number[], q: number): number {
-  if (v.length === 0) return NaN;
-  const x = q * (v.length - 1);
-  const lo = Math.floor(x);
-  const hi = Math.min(v.length - 1, lo + 1);
-  return v[lo] + (v[hi] - v[lo]) * (x - lo);
 }
 
 function band(samples: readonly number[][]): UpliftBand {

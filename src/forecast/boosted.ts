@@ -4,6 +4,7 @@ import { InputError } from '../util/errors.js';
 import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { boost, predictRow, type BoostedModel, type BoostOptions } from './gbdt.js';
 import { assertSomeValues } from './naive.js';
+import { quantileSorted } from '../util/stats.js';
 
 /**
  * `gbdt`: gradient-boosted trees, direct multi-step — one boosted model per horizon step h, on lags and
@@ -102,14 +103,6 @@ function toZ(values: Float64Array, mu: number, sd: number): Float64Array {
   return Float64Array.from(values, (v) => (Math.log1p(Math.max(0, v) * PER_MINUTE) - mu) / sd);
 }
 
-function quantileSorted(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return 0;
-  const pos = q * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(sorted.length - 1, lo + 1);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
 export class GbdtForecaster implements Forecaster {
   readonly name = 'gbdt';
   readonly probabilistic = true;
@@ -180,7 +173,7 @@ export class GbdtForecaster implements Forecaster {
       const res = boost({ rows: origins.length, features: F, data }, y, valid, this.o.boost);
       models.push(res.model);
       const resid = Float64Array.from(res.validPredictions, (p, v) => y[origins.length - valid + v] - p).sort();
-      residualQuantiles.push(QUANTILES.map((q) => quantileSorted(resid, q)));
+      residualQuantiles.push(QUANTILES.map((q) => quantileSorted(resid, q, 0)));
       await new Promise<void>((resolve) => setImmediate(resolve)); // a long fit must not starve the event loop
     }
     const from = Math.max(0, n - contextNeed(shape));

@@ -4,6 +4,7 @@ import { InputError } from '../util/errors.js';
 import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { assertSomeValues } from './naive.js';
 import { seasonSteps } from './seasonal-naive.js';
+import { quantileSorted } from '../util/stats.js';
 
 /**
  * Additive Holt-Winters with a damped trend and a daily season, on z = log1p(per-minute rate): on the log
@@ -551,14 +552,6 @@ function estimateJoint(z: Float64Array, p: HoltWintersParams, o: EstimateOptions
   return { params: toParams(r.x), evaluations: r.evaluations };
 }
 
-/** Linear-interpolated empirical quantile of a sorted array. */
-function quantileSorted(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return 0;
-  const pos = q * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(sorted.length - 1, lo + 1);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
 
 /** Share of the training series whose h-step residuals make the quantiles (see `calibrate`). */
 const HOLDOUT_SHARE = 0.2;
@@ -581,7 +574,7 @@ function calibrate(z: Float64Array, p: HoltWintersParams, o: EstimateOptions & {
   }
   const quantiles = collect.map((list) => {
     const sorted = Float64Array.from(list).sort();
-    return QUANTILES.map((q) => quantileSorted(sorted, q));
+    return QUANTILES.map((q) => quantileSorted(sorted, q, 0));
   });
   return { quantiles, evaluations: head.evaluations };
 }

@@ -1,12 +1,12 @@
 import type { TargetConfig } from '../config/schema.js';
-import { takesCalendarInputs } from '../events/calendar-model.js';
+import { defaultCalendarMode, takesCalendarInputs } from '../events/calendar-model.js';
 import { neutralise, withEvents, type CalendarForecaster } from '../events/event-forecaster.js';
 import { loadEventsFile, type CalendarEvent } from '../events/events.js';
 import { learnUplift, margins, peakMultiplier, type UpliftProfile } from '../events/uplift.js';
 import type { Forecaster } from '../forecast/forecaster.js';
 import { log } from '../obs/log.js';
 import type { EventFloor } from '../plan/planner.js';
-import { endMs, type Series } from '../series/series.js';
+import { endMs, sliceByTime, type Series } from '../series/series.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { LoadedModel } from './model-provider.js';
 
@@ -76,6 +76,29 @@ export class TargetCalendar {
     this.windows = known.map((e) => ({ startMs: e.startMs - before, endMs: e.endMs + after }));
   }
 
+  /**
+   * Whether a retrain of `method` takes the calendar as inputs (the LSTM, when there are tagged events): it is then
+   * trained on the raw history and not wrapped (src/events/calendar-model.ts, `defaultCalendarMode`).
+   */
+  takesInputs(method: string): boolean {
+    return this.events.length > 0 && defaultCalendarMode(method) === 'inputs';
+  }
+
+  /**
+   * The model as it forecasts with this calendar, for scoring on the raw history: an LSTM with calendar inputs gets
+   * the calendar; any other model is wrapped by withEvents with the uplift learned from the history before
+   * `learnUntilMs` (so the scored day does not teach it its own promos).
+   */
+  calendarAware(model: LoadedModel, history: Series, learnUntilMs: number): LoadedModel {
+    if (takesCalendarInputs(model.forecaster)) {
+      model.forecaster.setEvents(this.events);
+      return model;
+    }
+    if (this.events.length === 0) return model;
+    const profiles = learnUplift(sliceByTime(history, history.startMs, learnUntilMs), this.events);
+    return { ...model, forecaster: withEvents(model.forecaster, { events: this.events, profiles, innerFitted: true }) };
+  }
+
   /** History with every calendar event window replaced by the load a day earlier: what the inner model is trained and scored on. */
   neutralise(history: Series): Series {
     return this.events.length > 0 ? neutralise(history, this.events) : history;
@@ -90,7 +113,7 @@ export class TargetCalendar {
     if (takesCalendarInputs(model.forecaster)) {
       // An LSTM trained with calendar inputs (train --calendar-mode inputs) reads the calendar itself: it gets the
       // target's whole calendar (coming events included) and is not wrapped, or the uplift would count twice.
-      // A retrain trains the configured method the usual way (on the neutralised history), wrapped again.
+      // A retrain of the lstm trains it with the calendar as inputs again (takesInputs); another method is wrapped.
       model.forecaster.setEvents(this.events);
       return undefined;
     }

@@ -12,8 +12,9 @@ import { createForecaster } from '../forecast/registry.js';
 import { initTf } from '../forecast/tf-backend.js';
 import { fillGaps, resampleMean, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS, type Clock } from '../util/clock.js';
-import type { LoadedModel, ModelProvider } from './model-provider.js';
+import type { LoadedModel, ModelProvider, TrainOptions } from './model-provider.js';
 import type { ModelInfo } from './state.js';
+import { eventsCsv, type CalendarEvent } from '../events/events.js';
 
 /** Scores as plain numbers (NaN → null) for the API and dashboard. */
 function flatScores(scores: Readonly<Record<string, MethodScores>> | undefined): ModelInfo['scores'] {
@@ -37,7 +38,8 @@ export class DiskModelProvider implements ModelProvider {
   /** The series each trained model saw, for saving it (saveModel records its data range). */
   private readonly training = new WeakMap<Forecaster, Series>();
 
-  constructor(private readonly o: { modelsDir: string; clock: Clock; seed?: number; inProcess?: boolean }) {}
+  /** `extra`: method options for in-process training (tests and tiny models: epochs, units…). */
+  constructor(private readonly o: { modelsDir: string; clock: Clock; seed?: number; inProcess?: boolean; extra?: Readonly<Record<string, unknown>> }) {}
 
   private ownDir(t: TargetConfig): string {
     return path.join(this.o.modelsDir, t.name);
@@ -54,18 +56,25 @@ export class DiskModelProvider implements ModelProvider {
    * Trains in a child process (`prescale train`), so the minutes of LSTM training never stall the event
    * loop that serves the HPA, the dashboard and the probes; `inProcess` is for tests and tiny models.
    */
-  async train(t: TargetConfig, history: Series, signal?: AbortSignal): Promise<LoadedModel> {
+  async train(t: TargetConfig, history: Series, o: TrainOptions = {}): Promise<LoadedModel> {
     const stepMs = t.forecast.stepMinutes * MINUTE_MS;
     const series = fillGaps(resampleMean(history, stepMs));
-    if (this.o.inProcess) return this.trainHere(t, series);
+    if (o.calendar && t.forecast.model !== 'lstm') throw new Error(`${t.name}: only the lstm takes the calendar as inputs, the model is ${t.forecast.model}`);
+    if (this.o.inProcess) return this.trainHere(t, series, o.calendar);
     const dir = await mkdtemp(path.join(tmpdir(), `prescale-train-${t.name}-`));
     try {
       const trace = path.join(dir, 'history.csv');
       await writeFile(trace, seriesCsv(series));
       const out = path.join(dir, 'model');
+      const calendar = path.join(dir, 'calendar.csv');
+      if (o.calendar) await writeFile(calendar, eventsCsv(o.calendar));
       await runChild(
-        ['train', '--trace', trace, '--value-col', 'qps', '--unit', 'per-second', '--model', t.forecast.model, '--step-minutes', String(t.forecast.stepMinutes), '--horizon-minutes', String(t.forecast.horizonMinutes), '--seed', String(this.o.seed ?? 1), '--out', out],
-        { signal, label: `train ${t.name}` },
+        [
+          ...['train', '--trace', trace, '--value-col', 'qps', '--unit', 'per-second', '--model', t.forecast.model],
+          ...['--step-minutes', String(t.forecast.stepMinutes), '--horizon-minutes', String(t.forecast.horizonMinutes), '--seed', String(this.o.seed ?? 1), '--out', out],
+          ...(o.calendar ? ['--events', calendar, '--calendar-mode', 'inputs'] : []),
+        ],
+        { signal: o.signal, label: `train ${t.name}` },
       );
       const { forecaster, meta } = await loadModel(out);
       this.training.set(forecaster, series);
@@ -75,10 +84,11 @@ export class DiskModelProvider implements ModelProvider {
     }
   }
 
-  private async trainHere(t: TargetConfig, series: Series): Promise<LoadedModel> {
+  private async trainHere(t: TargetConfig, series: Series, calendar: readonly CalendarEvent[] | undefined): Promise<LoadedModel> {
     const stepMs = series.stepMs;
     const horizon = Math.ceil((t.forecast.horizonMinutes * MINUTE_MS) / stepMs);
-    const f = createForecaster(t.forecast.model, { stepMs, horizon, seed: this.o.seed ?? 1 });
+    const extra = { ...this.o.extra, ...(calendar ? { events: calendar } : {}) };
+    const f = createForecaster(t.forecast.model, { stepMs, horizon, seed: this.o.seed ?? 1, extra });
     await f.fit(series);
     this.training.set(f, series);
     const { backend } = await initTf();

@@ -14,6 +14,7 @@ import type { LoadedModel, ModelProvider } from './model-provider.js';
 import { judgeModel, type GateVerdict } from './quality-gate.js';
 import { createForecaster } from '../forecast/registry.js';
 import type { ActuatorSnapshot, StateStore, TargetSnapshot } from './state.js';
+import { takesCalendarInputs } from '../events/calendar-model.js';
 
 /** What each cycle decided, for the audit log and `serve --once --json`. */
 export interface Decision {
@@ -141,23 +142,40 @@ export class PrescaleService {
     for (const t of this.o.targets) await this.retrainTarget(t, { replaceOnlyIfBetter: true });
   }
 
+  /**
+   * Whether the retrained candidate scores at least as well as the current model on the last day (logged). A model
+   * that reads the calendar is judged as it forecasts, on the raw history, and then both are; otherwise both are
+   * judged on the neutralised history they were trained on.
+   */
+  private scoresAtLeastAsWell(
+    target: string,
+    st: TargetState,
+    m: { readonly candidate: LoadedModel; readonly current: LoadedModel },
+    h: { readonly raw: Series; readonly history: Series; readonly recentFrom: number; readonly inputs: boolean },
+  ): boolean {
+    const onRaw = h.inputs || takesCalendarInputs(m.current.forecaster);
+    const judged = (x: LoadedModel): LoadedModel => (onRaw ? st.calendar.calendarAware(x, h.raw, h.recentFrom) : x);
+    const oldScore = this.o.models.score(judged(m.current), onRaw ? h.raw : h.history, h.recentFrom);
+    const newScore = this.o.models.score(judged(m.candidate), onRaw ? h.raw : h.history, h.recentFrom);
+    log.info({ target, oldScore, newScore, onRawHistory: onRaw }, 'retrain scored');
+    return newScore <= oldScore;
+  }
+
   private async retrainTarget(t: TargetRuntime, opts: { replaceOnlyIfBetter: boolean }): Promise<void> {
     const st = this.mustState(t.config.name);
     const name = t.config.name;
     try {
-      // The inner model learns, and is scored on, normal load: calendar events are replaced by the day before.
-      const history = st.calendar.neutralise(await this.readHistory(t, st));
+      const raw = await this.readHistory(t, st);
+      // The LSTM of a target with a calendar takes it as inputs and learns promos from the raw history; any other
+      // method learns normal load (events replaced by the day before) and is wrapped with the learned uplift.
+      const inputs = st.calendar.takesInputs(t.config.forecast.model);
+      const history = inputs ? raw : st.calendar.neutralise(raw);
       st.calendar.forget(); // the next forecast learns the uplift again, from the newer history
       const recentFrom = this.o.clock.now() - DAY_MS;
       const compare = opts.replaceOnlyIfBetter && st.model !== undefined;
       // To be compared fairly on the last day, the candidate must not have seen it.
-      const candidate = await this.o.models.train(t.config, compare ? sliceByTime(history, history.startMs, recentFrom) : history);
-      if (compare && st.model) {
-        const oldScore = this.o.models.score(st.model, history, recentFrom);
-        const newScore = this.o.models.score(candidate, history, recentFrom);
-        log.info({ target: name, oldScore, newScore }, 'retrain scored');
-        if (!(newScore <= oldScore)) return;
-      }
+      const candidate = await this.o.models.train(t.config, compare ? sliceByTime(history, history.startMs, recentFrom) : history, inputs ? { calendar: st.calendar.events } : {});
+      if (compare && st.model && !this.scoresAtLeastAsWell(name, st, { candidate, current: st.model }, { raw, history, recentFrom, inputs })) return;
       st.model = candidate;
       st.past.clear(); // the quality gate judges the new model on its own forecasts
       log.info({ target: name, kind: candidate.info.kind }, 'model replaced');

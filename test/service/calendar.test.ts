@@ -62,13 +62,13 @@ function calendarCsv(noonOf: (day: number) => number): string {
 writeFileSync(path.join(dir, 'trace.csv'), traceCsv(T0));
 writeFileSync(path.join(dir, 'calendar.csv'), calendarCsv((d) => T0 + d * DAY_MS + NOON * STEP));
 
-const config = (o: { calendar: boolean; modelsDir: string }): string => `
+const config = (o: { calendar: boolean; modelsDir: string; model?: string }): string => `
 simulated: true
 modelsDir: ${o.modelsDir}
 targets:
   - name: shop
     history: { source: csv, path: trace.csv, unit: per-second, days: 12, replay: { align: week } }
-    forecast: { model: seasonal-naive, stepMinutes: 5, horizonMinutes: 30 }
+    forecast: { model: ${o.model ?? 'seasonal-naive'}, stepMinutes: 5, horizonMinutes: 30 }
 ${o.calendar ? '    eventsFile: calendar.csv\n' : ''}    actuators:
       - { kind: cloneset, namespace: shop, name: web, qpsPerReplica: 100, min: 1, max: 500, mode: direct }
 `;
@@ -77,7 +77,7 @@ ${o.calendar ? '    eventsFile: calendar.csv\n' : ''}    actuators:
 const BEFORE = T0 + 12 * DAY_MS + NOON * STEP - 3 * MINUTE_MS;
 
 /** One cycle of a service wired from the config (sources, in-memory actuators, events) on the manual clock; models trained in process. */
-async function cycleAt(o: { calendar: boolean; models?: ModelProvider }): Promise<{ decision: Decision; store: StateStore; modelsDir: string }> {
+async function cycleAt(o: { calendar: boolean; models?: ModelProvider; model?: string; extra?: Record<string, unknown> }): Promise<{ decision: Decision; store: StateStore; modelsDir: string }> {
   const modelsDir = mkdtempSync(path.join(dir, 'models-'));
   const cfg = parseConfig(config({ ...o, modelsDir }), path.join(dir, 'config.yaml'));
   const clock = new ManualClock(BEFORE);
@@ -87,7 +87,7 @@ async function cycleAt(o: { calendar: boolean; models?: ModelProvider }): Promis
     clock,
     store,
     targets: createTargets(cfg, { clients, clock, startedAtMs: clock.now() }),
-    models: o.models ?? new DiskModelProvider({ modelsDir, clock, inProcess: true }),
+    models: o.models ?? new DiskModelProvider({ modelsDir, clock, inProcess: true, extra: o.extra }),
     dryRun: false,
     isLeader: () => true,
   });
@@ -122,6 +122,20 @@ describe('the live service with a promo calendar', () => {
       expect(at(noon + 30 * MINUTE_MS)).toBeCloseTo(level((noon + 30 * MINUTE_MS - T0) / STEP) / PROMOS.get(day)!, 6);
     }
   });
+
+  it('trains an lstm with the calendar as inputs on the raw history: not wrapped, and the coming promo lifts its forecast', async () => {
+    // A small LSTM, quick to train; the same one with and without the calendar.
+    const extra = { epochs: 12, units: 8, window: 12, maxSamples: 3000, patience: 12 };
+    const plain = await cycleAt({ calendar: false, model: 'lstm', extra });
+    const cal = await cycleAt({ calendar: true, model: 'lstm', extra });
+    const meta = JSON.parse(readFileSync(path.join(cal.modelsDir, 'shop', 'meta.json'), 'utf8')) as { lstm: { eventTags?: string[]; events?: { name: string }[] } };
+    expect(meta.lstm.eventTags).toEqual(['promo']);
+    expect(meta.lstm.events?.map((e) => e.name)).toContain('spring-sale');
+    // It reads the calendar itself: no uplift multiplied on top.
+    expect(cal.decision.calendarUplift).toBeUndefined();
+    expect(cal.decision).toMatchObject({ reason: 'forecast', fallback: null, forecastSource: 'model' });
+    expect(cal.decision.plannedCapacity).toBeGreaterThan(2 * plain.decision.plannedCapacity);
+  }, 120_000);
 
   it('wraps a model loaded from disk (fitted on the raw history, never fitted again) the same way', async () => {
     const raw = makeSeries(T0, STEP, Array.from({ length: 12 * PER_DAY }, (_, i) => level(i)));

@@ -137,6 +137,35 @@ describe('the live service with a promo calendar', () => {
     expect(cal.decision.plannedCapacity).toBeGreaterThan(2 * plain.decision.plannedCapacity);
   }, 120_000);
 
+  it('retrains an lstm over a loaded model: both judged on the raw history as each forecasts (the old one wrapped, the new one with its inputs)', async () => {
+    const modelsDir = mkdtempSync(path.join(dir, 'models-'));
+    const cfg = parseConfig(config({ calendar: true, modelsDir, model: 'lstm' }), path.join(dir, 'config.yaml'));
+    const clock = new ManualClock(BEFORE);
+    const inner = new DiskModelProvider({ modelsDir, clock, inProcess: true, extra: { epochs: 2, units: 4, window: 12, maxSamples: 1000 } });
+    const old = new SeasonalNaiveForecaster({ season: 'daily', stepMs: STEP });
+    await old.fit(makeSeries(T0, STEP, Array.from({ length: 12 * PER_DAY }, (_, i) => level(i))));
+    const judged: { model: string; promosKept: boolean }[] = [];
+    const promoStep = T0 + 9 * DAY_MS + NOON * STEP + 30 * MINUTE_MS;
+    const models: ModelProvider = {
+      load: () => Promise.resolve({ forecaster: old, stepMs: STEP, info: { kind: 'seasonal-naive', trainedAtMs: T0, backend: 'none', scores: {} } }),
+      train: (t, h, o) => inner.train(t, h, o),
+      score: (m, h, from) => {
+        const at = h.values[(promoStep - h.startMs) / h.stepMs];
+        judged.push({ model: m.forecaster.name, promosKept: Math.abs(at - level((promoStep - T0) / STEP)) < 1e-6 });
+        return inner.score(m, h, from);
+      },
+      save: () => Promise.resolve(),
+    };
+    const clients = createClients(cfg, clock);
+    const service = new PrescaleService({ clock, store: new StateStore(), targets: createTargets(cfg, { clients, clock, startedAtMs: clock.now() }), models, dryRun: true, isLeader: () => true });
+    await service.loadModels();
+    await service.retrainAll();
+    expect(judged).toEqual([
+      { model: 'seasonal-naive+calendar', promosKept: true },
+      { model: 'lstm', promosKept: true },
+    ]);
+  }, 120_000);
+
   it('wraps a model loaded from disk (fitted on the raw history, never fitted again) the same way', async () => {
     const raw = makeSeries(T0, STEP, Array.from({ length: 12 * PER_DAY }, (_, i) => level(i)));
     const f = new SeasonalNaiveForecaster({ season: 'daily', stepMs: STEP });

@@ -122,6 +122,15 @@ describe('dashboard in headless Chromium', () => {
     await page.screenshot({ path: 'test-artifacts/dashboard-empty.png', fullPage: true });
   });
 
+  it('shows which known event lifts the forecast (calendar badge), and none without one', async () => {
+    expect(await page.locator('#summary').innerText()).not.toContain('calendar:');
+    const lifted = fakeSnapshot({ name: 'search', historyMinutes: 30, horizon: 10, pastForecastMinutes: 0, base: 3 });
+    const uplift = { event: 'spring-sale', tag: 'promo', startMs: NOW + 3 * MIN, endMs: NOW + 63 * MIN, peakP50: 4.5, peakP90: 5.7 };
+    store.put({ ...lifted, calendarUplift: uplift });
+    await page.evaluate(() => (window as unknown as { __prescaleDebug: { refresh: () => Promise<void> } }).__prescaleDebug.refresh());
+    expect(await page.locator('#summary .flags').innerText()).toContain('calendar: spring-sale (promo) p90 x5.70');
+  });
+
   it('picks up new data on refresh and raised no page errors', async () => {
     store.put(fakeSnapshot({ name: 'search', historyMinutes: 60, horizon: 10, pastForecastMinutes: 0, base: 3 }));
     await page.evaluate(() => (window as unknown as { __prescaleDebug: { refresh: () => Promise<void> } }).__prescaleDebug.refresh());

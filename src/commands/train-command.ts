@@ -242,7 +242,7 @@ function traceOptions(c: Command): Command {
 }
 
 export function registerTrainCommands(program: Command): void {
-  traceOptions(program.command('train').description('train a forecaster on a trace and save it under models/NAME (model.json + weights + meta.json)'))
+  traceOptions(program.command('train').description('train a forecaster on a trace and save it under models/NAME (meta.json, plus model.json + weights.bin for an LSTM, trees.json for gbdt)'))
     .option('--model <name>', `method: ${TRAIN_MODELS.join(', ')} (auto scores all on a holdout and keeps the best)`, 'auto')
     .option('--step-minutes <n>', 'model step in minutes (the trace is resampled by the mean rate)', '5')
     .option('--horizon-minutes <n>', 'how far the model forecasts', '30')

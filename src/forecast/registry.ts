@@ -1,13 +1,8 @@
 import { MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import type { Forecaster } from './forecaster.js';
-import { GbdtForecaster } from './boosted.js';
-import { HoltWintersForecaster } from './holt-winters.js';
-import { LstmForecaster, type LstmOptions } from './lstm.js';
-import { AutoForecaster, ENSEMBLE_MEMBERS } from './select.js';
-import { EnsembleForecaster } from './ensemble.js';
-import { NaiveForecaster } from './naive.js';
-import { SeasonalNaiveForecaster } from './seasonal-naive.js';
+import type { LstmOptions } from './lstm.js';
+import { AutoForecaster, createCandidate } from './select.js';
 
 /** Every method name the CLI knows, in the order tables list them. */
 export const METHOD_NAMES = ['auto', 'lstm', 'holt-winters', 'gbdt', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'] as const;
@@ -28,20 +23,18 @@ export interface ForecasterOptions {
 export type ForecasterFactory = (o: ForecasterOptions) => Forecaster;
 
 /**
- * The registry: one factory per method. `lstm` and `auto` are added here by the LSTM work (src/forecast/lstm.ts,
- * src/forecast/select.ts); until then they are absent and asking for them is an InputError.
+ * The registry: one factory per method. Every method but `auto` is an auto candidate and is built by
+ * `createCandidate`, so auto's candidate is the method evaluate reports. (select.ts reaches this module through
+ * evaluate.ts: the factories touch its exports only when called.)
  */
-export const FORECASTERS: Partial<Record<MethodName, ForecasterFactory>> = {
-  naive: () => new NaiveForecaster(),
-  'seasonal-naive': (o) => new SeasonalNaiveForecaster({ season: 'daily', stepMs: o.stepMs }),
-  'seasonal-naive-weekly': (o) => new SeasonalNaiveForecaster({ season: 'weekly', stepMs: o.stepMs }),
-  'holt-winters': (o) => new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon }),
-  gbdt: (o) => new GbdtForecaster({ stepMs: o.stepMs, horizon: o.horizon }),
-  // The same members as auto's ensemble candidate, each made by its own factory here.
-  ensemble: (o) => new EnsembleForecaster(ENSEMBLE_MEMBERS.map((m) => createForecaster(m, o))),
-  lstm: (o) => new LstmForecaster({ ...(o.extra as LstmOptions | undefined), stepMs: o.stepMs, horizon: o.horizon, seed: o.seed }),
-  auto: (o) => new AutoForecaster({ stepMs: o.stepMs, horizon: o.horizon, seed: o.seed, lstm: o.extra as LstmOptions | undefined }),
-};
+export const FORECASTERS: Partial<Record<MethodName, ForecasterFactory>> = Object.fromEntries(
+  METHOD_NAMES.map((name): [MethodName, ForecasterFactory] => [
+    name,
+    name === 'auto'
+      ? (o) => new AutoForecaster({ stepMs: o.stepMs, horizon: o.horizon, seed: o.seed, lstm: o.extra as LstmOptions | undefined })
+      : (o) => createCandidate(name, { stepMs: o.stepMs ?? 5 * MINUTE_MS, horizon: o.horizon, seed: o.seed, lstm: o.extra as LstmOptions | undefined }),
+  ]),
+);
 
 export function isMethodName(name: string): name is MethodName {
   return (METHOD_NAMES as readonly string[]).includes(name);

@@ -36,12 +36,12 @@ export interface AutoOptions {
 /** The sanity bar the chosen forecaster's p90 should clear on the holdout (issue 2's "Done means"). */
 export const SANE = { maxUfr: 0.15, maxPeakRatio: 1.35, minCoverage: 0.85, maxCoverage: 0.97 } as const;
 
-export function createCandidate(name: CandidateName, o: { stepMs: number; horizon: number; seed?: number; lstm?: LstmOptions }): Forecaster {
+/** Builds one candidate, unfitted; also the registry's factory for every method but `auto` (one place per method). */
+export function createCandidate(name: CandidateName, o: { stepMs: number; horizon?: number; seed?: number; lstm?: LstmOptions }): Forecaster {
   switch (name) {
     case 'lstm':
       return new LstmForecaster({ ...o.lstm, stepMs: o.stepMs, horizon: o.horizon, seed: o.seed ?? o.lstm?.seed });
     case 'holt-winters':
-      // Same settings as the registry's holt-winters, so auto's candidate is the method evaluate reports.
       return new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon });
     case 'gbdt':
       return new GbdtForecaster({ stepMs: o.stepMs, horizon: o.horizon });

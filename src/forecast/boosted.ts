@@ -5,6 +5,8 @@ import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Fore
 import { boost, predictRow, type BoostedModel, type BoostOptions } from './gbdt.js';
 import { assertSomeValues } from './naive.js';
 import { quantileSorted } from '../util/stats.js';
+import { fromLog, toLog } from './log-scale.js';
+import { seasonSteps } from './seasonal-naive.js';
 
 /**
  * `gbdt`: gradient-boosted trees, direct multi-step — one boosted model per horizon step h, on lags and
@@ -56,7 +58,6 @@ export interface GbdtState extends GbdtShape {
 }
 
 const DEFAULTS = { lags: 24, maxSamples: 20000, validShare: 0.15 };
-const PER_MINUTE = 60;
 const MIN_ORIGINS = 200;
 
 export function gbdtFeatureNames(st: Pick<GbdtState, 'lags' | 'dayLags' | 'profileDays'>): string[] {
@@ -99,8 +100,9 @@ function features(st: GbdtShape, o: Origin, h: number, out: Float64Array): void 
   out[k] = (Math.floor(ms / DAY_MS) + 4) % 7; // 1970-01-01 was a Thursday: 0 = Sunday
 }
 
+/** Standardised z of a gap-free series. */
 function toZ(values: Float64Array, mu: number, sd: number): Float64Array {
-  return Float64Array.from(values, (v) => (Math.log1p(Math.max(0, v) * PER_MINUTE) - mu) / sd);
+  return toLog(values).map((l) => (l - mu) / sd);
 }
 
 export class GbdtForecaster implements Forecaster {
@@ -138,8 +140,7 @@ export class GbdtForecaster implements Forecaster {
     this.stepMs = series.stepMs;
     assertTrainLength(this, series);
     assertSomeValues(this.name, series);
-    if (DAY_MS % series.stepMs !== 0) throw new InputError(`gbdt: a day is not a whole number of ${series.stepMs / MINUTE_MS}-min steps`);
-    const m = DAY_MS / series.stepMs;
+    const m = seasonSteps(DAY_MS, series.stepMs);
     const horizon = this.horizon;
     if (horizon > m) throw new InputError(`gbdt: the horizon (${horizon} steps) must not exceed a day (${m} steps)`);
     const n = series.values.length;
@@ -148,11 +149,11 @@ export class GbdtForecaster implements Forecaster {
     const usable = (d: number): boolean => n - d * m - horizon >= Math.max(MIN_ORIGINS, m);
     const dayLags = [1, 2, 7].filter((d, i) => i === 0 || usable(d));
     const profileDays = dayLags[dayLags.length - 1];
-    const logs = Array.from(fillGaps(series).values, (v) => Math.log1p(Math.max(0, v) * PER_MINUTE));
+    const logs = toLog(fillGaps(series).values);
     const mu = logs.reduce((a, b) => a + b, 0) / n;
     const sd = Math.sqrt(logs.reduce((a, b) => a + (b - mu) ** 2, 0) / n) || 1;
     const shape: GbdtShape = { stepMs: series.stepMs, horizon, seasonLag: m, lags, dayLags, profileDays, mu, sd };
-    const z = toZ(fillGaps(series).values, mu, sd);
+    const z = logs.map((l) => (l - mu) / sd);
     const raw = series.values;
     const first = Math.max(contextNeed(shape) - 1, n - horizon - (this.o.maxSamples ?? DEFAULTS.maxSamples));
     const F = gbdtFeatureNames(shape).length;
@@ -204,7 +205,7 @@ export class GbdtForecaster implements Forecaster {
       features(st, { z, startMs: tail.startMs, t }, h, x);
       const centre = z[t] + predictRow(st.models[h - 1], x);
       QUANTILES.forEach((_, q) => {
-        values[q][h - 1] = Math.expm1((centre + st.residualQuantiles[h - 1][q]) * st.sd + st.mu) / PER_MINUTE;
+        values[q][h - 1] = fromLog((centre + st.residualQuantiles[h - 1][q]) * st.sd + st.mu);
       });
     }
     return sanitizeForecast({ startMs: endMs(ctx), stepMs: st.stepMs, horizon, probabilistic: true, values });

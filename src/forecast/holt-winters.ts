@@ -4,6 +4,7 @@ import { InputError } from '../util/errors.js';
 import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { assertSomeValues } from './naive.js';
 import { seasonSteps } from './seasonal-naive.js';
+import { fromLog, toLog } from './log-scale.js';
 import { quantileSorted } from '../util/stats.js';
 
 /**
@@ -84,15 +85,6 @@ interface Cache {
   readonly state: State;
 }
 
-const PER_MINUTE = 60;
-
-function toLog(v: Float64Array): Float64Array {
-  return Float64Array.from(v, (x) => (Number.isNaN(x) ? NaN : Math.log1p(Math.max(0, x) * PER_MINUTE)));
-}
-
-function fromLog(z: number): number {
-  return Math.expm1(z) / PER_MINUTE;
-}
 
 function phaseOf(startMs: number, stepMs: number, m: number): number {
   return ((Math.floor(startMs / stepMs) % m) + m) % m;

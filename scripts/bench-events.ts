@@ -19,8 +19,7 @@ import { seasonalScale } from '../src/forecast/evaluate.js';
 import { createForecaster, isMethodName, type MethodName } from '../src/forecast/registry.js';
 import { resampleMean, sliceSeries, type Series } from '../src/series/series.js';
 import { DAY_MS, MINUTE_MS } from '../src/util/clock.js';
-import { execFileSync } from 'node:child_process';
-import { machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
+import { gitHead, machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
 
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(name);
@@ -203,17 +202,6 @@ async function runInputs(c: { series: Series; data: Series; train: Series; calen
   return { scores, capacity: inEvent(r, 'predictive+calendar', c.held) };
 }
 
-/** The checked-out commit, with `+changes` when the working tree differs from it ('unknown' outside git). */
-function commit(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${head}+changes` : head;
-  } catch {
-    return 'unknown';
-  }
-}
-
 const f = (x: number, d: number): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const pass = (ok: boolean): string => (ok ? 'yes' : '**no**');
 
@@ -254,7 +242,7 @@ async function main(): Promise<void> {
   const lines: string[] = [
     '## Promo calendar (issue 8)',
     '',
-    `Command: \`npm run bench:events -- --seeds ${seeds.join(',')} --model ${model}${epochsArg === '' ? '' : ` --epochs ${epochsArg}`}${lstmInputs ? ' --lstm-inputs' : ''}${process.argv.includes('--section') ? ` --section ${section}` : ''}\` · commit ${commit()} · ${machineLine()} · ${new Date().toISOString().slice(0, 10)}`,
+    `Command: \`npm run bench:events -- --seeds ${seeds.join(',')} --model ${model}${epochsArg === '' ? '' : ` --epochs ${epochsArg}`}${lstmInputs ? ' --lstm-inputs' : ''}${process.argv.includes('--section') ? ` --section ${section}` : ''}\` · commit ${gitHead()} · ${machineLine()} · ${new Date().toISOString().slice(0, 10)}`,
     '',
     `History: \`prescale synth --profile promo --days ${DAYS} --seed S\` (promos on days 6, 13, …, 41). The last promo is held out: the model is`,
     'fitted on the days before it; its calendar entry (start, end, tag `promo`) is given, its multiplier is not — the uplift is learned',

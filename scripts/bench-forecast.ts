@@ -7,14 +7,13 @@
  *
  * `--fast` skips the methods that train a neural network (lstm, and auto, which trains one to compare).
  */
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evaluateSeries, type EvaluationReport, type MethodResult } from '../src/forecast/evaluate.js';
 import { availableMethods, parseMethodList, type MethodName } from '../src/forecast/registry.js';
 import { loadSeriesFile } from '../src/series/load.js';
-import { machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
+import { gitHead, machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tracesDir = path.resolve(root, '../shared/data/traces');
@@ -144,17 +143,6 @@ function timeTable(results: TraceResult[], methods: MethodName[]): string[] {
   return lines;
 }
 
-/** The commit the numbers belong to (with "+changes" when the tree had uncommitted edits). */
-function gitHead(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${head}+changes` : head;
-  } catch {
-    return 'unknown';
-  }
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const peers = readPeers();
@@ -162,7 +150,7 @@ async function main(): Promise<void> {
   if (args.traces) files = files.filter((f) => args.traces?.some((t) => f.includes(t)));
   const results: TraceResult[] = [];
   // Read before the run: commits landing while it runs must not be credited with its numbers.
-  const commit = gitHead();
+  const commit = gitHead(root);
   const started = performance.now();
   for (const file of files) {
     const rel = path.relative(tracesDir, file);

@@ -13,6 +13,17 @@ import { machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
 const TRACE = 'data/demo/nasa_requests_per_minute.csv';
 const POINTS = 20_000;
 
+/** Milliseconds of each of `n` calls, ascending. */
+function latencies(n: number, call: () => unknown): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = performance.now();
+    call();
+    out.push(performance.now() - s);
+  }
+  return out.sort((a, b) => a - b);
+}
+
 function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
@@ -31,33 +42,15 @@ const epochs = f.state?.epochsRun ?? 0;
 const ctx = sliceSeries(series, 0, POINTS + 500);
 for (let i = 0; i < 20; i++) f.predict(f.horizon, ctx); // warm-up
 const before = liveTensorCount();
-const lat: number[] = [];
-for (let i = 0; i < 1000; i++) {
-  const s = performance.now();
-  f.predict(f.horizon, ctx);
-  lat.push(performance.now() - s);
-}
+const lat = latencies(1000, () => f.predict(f.horizon, ctx));
 const after = liveTensorCount();
-lat.sort((a, b) => a - b);
 const viaTf = LstmForecaster.fromParts(f.layersModel!, f.state!, { inference: 'tf' });
-const tfLat: number[] = [];
-for (let i = 0; i < 100; i++) {
-  const s = performance.now();
-  viaTf.predict(f.horizon, ctx);
-  tfLat.push(performance.now() - s);
-}
-tfLat.sort((a, b) => a - b);
+const tfLat = latencies(100, () => viaTf.predict(f.horizon, ctx));
 const gb = new GbdtForecaster({ stepMs: train.stepMs });
 const g0 = performance.now();
 await gb.fit(train);
 const gbSeconds = (performance.now() - g0) / 1000;
-const gbLat: number[] = [];
-for (let i = 0; i < 1000; i++) {
-  const s = performance.now();
-  gb.predict(f.horizon, ctx);
-  gbLat.push(performance.now() - s);
-}
-gbLat.sort((a, b) => a - b);
+const gbLat = latencies(1000, () => gb.predict(f.horizon, ctx));
 const gbTrees = gb.state?.models.reduce((n, m) => n + m.trees.length, 0) ?? 0;
 const rssMiB = process.memoryUsage().rss / 2 ** 20;
 const r = (v: number, d = 2): string => v.toFixed(d);

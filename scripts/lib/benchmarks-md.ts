@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +8,17 @@ export function machineLine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const gib = (os.totalmem() / 2 ** 30).toFixed(0);
   return `${os.cpus().length} cores (${cpu}), ${gib} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+/** The checked-out commit, with `+changes` when tracked files differ from it ('unknown' outside git). */
+export function gitHead(cwd = process.cwd()): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return 'unknown';
+  }
 }
 
 /**

@@ -90,13 +90,24 @@ export class TargetCalendar {
    * `learnUntilMs` (so the scored day does not teach it its own promos).
    */
   calendarAware(model: LoadedModel, history: Series, learnUntilMs: number): LoadedModel {
-    if (takesCalendarInputs(model.forecaster)) {
-      model.forecaster.setEvents(this.events);
-      return model;
-    }
-    if (this.events.length === 0) return model;
-    const profiles = learnUplift(sliceByTime(history, history.startMs, learnUntilMs), this.events);
-    return { ...model, forecaster: withEvents(model.forecaster, { events: this.events, profiles, innerFitted: true }) };
+    if (this.handedCalendar(model.forecaster) || this.events.length === 0) return model;
+    return { ...model, forecaster: this.wrap(model.forecaster, learnUplift(sliceByTime(history, history.startMs, learnUntilMs), this.events)) };
+  }
+
+  /**
+   * An LSTM trained with calendar inputs (train --calendar-mode inputs) reads the calendar itself: it gets the
+   * target's whole calendar (coming events included) and is not wrapped, or the uplift would count twice. True
+   * when `f` is one (and now has the calendar).
+   */
+  private handedCalendar(f: Forecaster): boolean {
+    if (!takesCalendarInputs(f)) return false;
+    f.setEvents(this.events);
+    return true;
+  }
+
+  /** `inner` (fitted) lifted by `profiles` over this calendar's events. */
+  private wrap(inner: Forecaster, profiles: ReadonlyMap<string, UpliftProfile>): CalendarForecaster {
+    return withEvents(inner, { events: this.events, profiles, innerFitted: true });
   }
 
   /** History with every calendar event window replaced by the load a day earlier: what the inner model is trained and scored on. */
@@ -110,17 +121,10 @@ export class TargetCalendar {
    * offline on history with promos in it still works: its context is neutralised before it sees it.
    */
   forecasterFor(model: LoadedModel, context: Series): CalendarForecaster | undefined {
-    if (takesCalendarInputs(model.forecaster)) {
-      // An LSTM trained with calendar inputs (train --calendar-mode inputs) reads the calendar itself: it gets the
-      // target's whole calendar (coming events included) and is not wrapped, or the uplift would count twice.
-      // A retrain of the lstm trains it with the calendar as inputs again (takesInputs); another method is wrapped.
-      model.forecaster.setEvents(this.events);
-      return undefined;
-    }
-    if (this.events.length === 0) return undefined;
+    if (this.handedCalendar(model.forecaster) || this.events.length === 0) return undefined;
     if (this.wrapped?.model !== model) {
       const profiles = learnUplift(context, this.events);
-      this.wrapped = { model, profiles, forecaster: withEvents(model.forecaster, { events: this.events, profiles, innerFitted: true }) };
+      this.wrapped = { model, profiles, forecaster: this.wrap(model.forecaster, profiles) };
       this.logLearned(profiles, context);
     }
     return this.wrapped.forecaster;

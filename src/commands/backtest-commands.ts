@@ -10,7 +10,7 @@ import { endMs, type Series } from '../series/series.js';
 import { MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import { eventsCsv, loadEventsFile } from '../events/events.js';
-import { CALENDAR_MODES, calendarModel, parseCalendarMode } from '../events/calendar-model.js';
+import { CALENDAR_MODES, calendarModeFlag, calendarModel } from '../events/calendar-model.js';
 
 interface BacktestFlags {
   trace: string;
@@ -120,8 +120,7 @@ async function backtestCommand(flags: BacktestFlags): Promise<void> {
   const model = pickModel(flags.model);
   const stepMs = scenario.predictive.stepMinutes * MINUTE_MS;
   const forecaster = createForecaster(model, { stepMs });
-  if (flags.calendarMode !== undefined && flags.events === undefined) throw new InputError('--calendar-mode needs --events');
-  const mode = flags.calendarMode !== undefined ? parseCalendarMode(flags.calendarMode) : undefined;
+  const mode = calendarModeFlag(flags);
   // The same method again, fitted on the same history before --from and given the calendar.
   const calendar = flags.events !== undefined ? calendarModel(model, { stepMs, events: loadEventsFile(flags.events), mode }) : undefined;
   const result = await runBacktest({ series, fromMs, toMs, scenario, forecaster, calendarForecaster: calendar?.forecaster, onProgress: progressPrinter() });

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { neutralise } from '../events/event-forecaster.js';
 import { loadEventsFile, type CalendarEvent } from '../events/events.js';
-import { CALENDAR_MODES, defaultCalendarMode, parseCalendarMode } from '../events/calendar-model.js';
+import { CALENDAR_MODES, calendarModeFlag, defaultCalendarMode } from '../events/calendar-model.js';
 import { loadModel, saveModel, type ModelInfo } from '../forecast/artefact.js';
 import { QUANTILES, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
 import type { EpochInfo, LstmOptions } from '../forecast/lstm.js';
@@ -125,11 +125,9 @@ function neutraliseFor(s: Series, file: string): Series {
  * uplift from the raw trace.
  */
 function withCalendar(flags: TrainFlags, model: TrainModel, raw: Series): { training: Series; events?: CalendarEvent[] } {
-  if (flags.events === undefined) {
-    if (flags.calendarMode !== undefined) throw new InputError('--calendar-mode needs --events');
-    return { training: fillGaps(raw) };
-  }
-  const mode = flags.calendarMode !== undefined ? parseCalendarMode(flags.calendarMode) : defaultCalendarMode(model);
+  const requested = calendarModeFlag(flags);
+  if (flags.events === undefined) return { training: fillGaps(raw) };
+  const mode = requested ?? defaultCalendarMode(model);
   if (mode === 'uplift') return { training: fillGaps(neutraliseFor(raw, flags.events)) };
   if (model !== 'lstm') throw new InputError(`--calendar-mode inputs: only the lstm takes the calendar as inputs, --model ${model} given`);
   const events = loadEventsFile(flags.events);

@@ -30,6 +30,13 @@ export function parseCalendarMode(text: string, flag = '--calendar-mode'): Calen
   return text as CalendarMode;
 }
 
+/** The `--calendar-mode` flag of a command with `--events`: parsed, undefined when absent; an error without `--events`. */
+export function calendarModeFlag(flags: { readonly calendarMode?: string; readonly events?: string }): CalendarMode | undefined {
+  if (flags.calendarMode === undefined) return undefined;
+  if (flags.events === undefined) throw new InputError('--calendar-mode needs --events');
+  return parseCalendarMode(flags.calendarMode);
+}
+
 /** An unfitted model of `method` that knows the calendar, and what it learned, for a log line once fitted. */
 export interface CalendarModel {
   readonly forecaster: Forecaster;

@@ -111,7 +111,8 @@ function maseTable(results: TraceResult[], methods: MethodName[], peers: PeerTab
       const res = r.report.methods[m];
       if (!res) return '—';
       const beat = best !== undefined && res.mase <= best;
-      const chosen = res.chosen ? ` (${res.chosen})` : '';
+      const band = res.bandExponent !== undefined && res.bandExponent !== 1 ? `, band ×${res.bandExponent}` : '';
+      const chosen = res.chosen ? ` (${res.chosen}${band})` : '';
       return beat ? `**${f3(res.mase)}** ✓${chosen}` : `${f3(res.mase)}${chosen}`;
     });
     if (best !== undefined) {
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${key}: ${series.values.length} points at the native step\n`);
     const report = await evaluateSeries(series, {
       methods: args.methods,
-      onMethodDone: (m, r) => process.stderr.write(`  ${m}: MASE ${f3(r.mase)} UFR ${f3(r.ufr)} peak ${f3(r.peakRatio)} cov ${r.coverageP90 === null ? '—' : f3(r.coverageP90)} fit ${r.fitSeconds.toFixed(2)} s${r.chosen ? ` chosen ${r.chosen}` : ''}\n`),
+      onMethodDone: (m, r) => process.stderr.write(`  ${m}: MASE ${f3(r.mase)} UFR ${f3(r.ufr)} peak ${f3(r.peakRatio)} cov ${r.coverageP90 === null ? '—' : f3(r.coverageP90)} fit ${r.fitSeconds.toFixed(2)} s${r.chosen ? ` chosen ${r.chosen}` : ''}${r.bandExponent !== undefined ? ` band ${r.bandExponent}` : ''}\n`),
     });
     results.push({ key, report, loadSeconds });
   }

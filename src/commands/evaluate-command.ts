@@ -20,6 +20,8 @@ export const DEFAULT_EVALUATE_METHODS: readonly MethodName[] = ['auto', 'lstm', 
 /** One method's line of `--json` output: the keys issue 2 names, NaN as null. */
 export interface MethodJson {
   chosen?: string;
+  /** auto's band exponent (1 = the chosen model's own p90/p99). */
+  bandExponent?: number;
   mase: number | null;
   ufr: number | null;
   peakRatio: number | null;
@@ -42,6 +44,7 @@ export function toEvaluateJson(trace: string, r: EvaluationReport): EvaluateJson
   for (const [name, m] of Object.entries(r.methods) as [string, MethodResult][]) {
     methods[name] = {
       ...(m.chosen !== undefined ? { chosen: m.chosen } : {}),
+      ...(m.bandExponent !== undefined ? { bandExponent: m.bandExponent } : {}),
       mase: round(m.mase),
       ufr: round(m.ufr),
       peakRatio: round(m.peakRatio),
@@ -56,7 +59,7 @@ export function toEvaluateJson(trace: string, r: EvaluationReport): EvaluateJson
 export function formatEvaluateTable(j: EvaluateJson, r: EvaluationReport): string {
   const cell = (v: number | null, d = 3): string => (v === null ? '—' : v.toFixed(d));
   const rows = Object.entries(j.methods).map(([name, m]) => [
-    name + (m.chosen ? ` (${m.chosen})` : ''),
+    name + (m.chosen ? ` (${m.chosen}${m.bandExponent !== undefined && m.bandExponent !== 1 ? `, band ×${m.bandExponent}` : ''})` : ''),
     cell(m.mase),
     cell(m.ufr),
     cell(m.peakRatio),

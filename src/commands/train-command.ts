@@ -4,6 +4,7 @@ import { neutralise } from '../events/event-forecaster.js';
 import { loadEventsFile, type CalendarEvent } from '../events/events.js';
 import { CALENDAR_MODES, calendarModeFlag, defaultCalendarMode } from '../events/calendar-model.js';
 import { loadModel, saveModel, type ModelInfo } from '../forecast/artefact.js';
+import type { BandCalibration } from '../forecast/band.js';
 import { QUANTILES, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
 import type { EpochInfo, LstmOptions } from '../forecast/lstm.js';
 import { AutoForecaster, CANDIDATES, createCandidate, type CandidateName } from '../forecast/select.js';
@@ -180,8 +181,18 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
     training,
     info: { ...info, trace: flags.trace, valueColumn: flags.valueCol, unit: flags.unit, seed, command: trainCommandLine(flags) },
   });
-  const chosen = forecaster instanceof AutoForecaster ? ` (auto chose ${forecaster.chosen ?? '?'})` : '';
+  const chosen = forecaster instanceof AutoForecaster ? ` (auto chose ${forecaster.chosen ?? '?'}${bandNote(forecaster.band)})` : '';
   err.write(`train: saved ${meta.kind}${chosen} to ${flags.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+/** How auto set the band, for the last line of `train`. */
+function bandNote(b: BandCalibration | undefined): string {
+  if (!b) return '';
+  const f = (v: number): string => v.toFixed(3);
+  const { before, after } = b.holdout;
+  return b.exponent === 1
+    ? `; its band kept as fitted, holdout UFR ${f(before.ufr)}`
+    : `; band widened ×${b.exponent} on the holdout: UFR ${f(before.ufr)} → ${f(after.ufr)}, peak ratio ${f(before.peakRatio)} → ${f(after.peakRatio)}`;
 }
 
 /** Forecast as JSON: one entry per step with its time and the three quantiles (requests per second). */

@@ -8,6 +8,7 @@ import { InputError, errorMessage } from '../util/errors.js';
 import type { Forecaster } from './forecaster.js';
 import type { MethodScores } from './evaluate.js';
 import { EnsembleForecaster } from './ensemble.js';
+import { BandForecaster, type BandCalibration } from './band.js';
 import { GbdtForecaster, gbdtFeatureNames, type GbdtState } from './boosted.js';
 import { HoltWintersForecaster, type HoltWintersParams } from './holt-winters.js';
 import { LstmForecaster, type LstmState } from './lstm.js';
@@ -62,6 +63,8 @@ export interface ModelMeta extends ModelInfo {
   readonly gbdt?: GbdtMeta;
   /** An ensemble's members (forecasts averaged quantile by quantile). */
   readonly ensemble?: { readonly members: readonly EnsembleMemberMeta[] };
+  /** The upper band's calibration on auto's holdout (src/forecast/band.ts); applied to every forecast. */
+  readonly band?: BandCalibration;
   readonly backend: string;
   readonly codeVersion: string;
   readonly createdAt: string;
@@ -92,6 +95,13 @@ function unwrap(f: Forecaster): Forecaster {
   return inner !== undefined && typeof inner === 'object' ? unwrap(inner as Forecaster) : f;
 }
 
+/** The band calibration on the way from `f` to the model it wraps, if any. */
+function bandOf(f: Forecaster): BandCalibration | undefined {
+  if (f instanceof BandForecaster) return f.band;
+  const inner = (f as { best?: unknown }).best;
+  return inner !== undefined && typeof inner === 'object' ? bandOf(inner as Forecaster) : undefined;
+}
+
 function kindOf(f: Forecaster): ModelKind {
   if (!(KINDS as readonly string[]).includes(f.name)) throw new Error(`cannot save a forecaster of kind ${f.name}`);
   return f.name as ModelKind;
@@ -111,6 +121,7 @@ function toJsonValues(v: Float64Array): (number | null)[] {
 export async function saveModel(dir: string, a: { forecaster: Forecaster; training: Series; info?: ModelInfo }): Promise<ModelMeta> {
   const f = unwrap(a.forecaster);
   const kind = kindOf(f);
+  const band = bandOf(a.forecaster);
   const { backend } = await initTf();
   const parent = path.dirname(path.resolve(dir));
   mkdirSync(parent, { recursive: true });
@@ -128,6 +139,7 @@ export async function saveModel(dir: string, a: { forecaster: Forecaster; traini
       dataRange: { startMs: tr.startMs, endMs: endMs(tr), start: new Date(tr.startMs).toISOString(), end: new Date(endMs(tr)).toISOString(), points: tr.values.length },
       ...kindSections(extra),
       ...(extra.ensemble ? { ensemble: extra.ensemble } : {}),
+      ...(band ? { band } : {}),
       backend,
       codeVersion: codeVersion(),
       createdAt: new Date().toISOString(),
@@ -240,7 +252,16 @@ function checkMeta(file: string, doc: unknown): ModelMeta {
     if (typeof v !== 'number' || !(v > 0)) throw new InputError(`${file}: ${key} must be a positive number, ${JSON.stringify(v)} given`);
   }
   checkKindSection(file, doc);
+  checkBand(file, doc.band);
   return doc as unknown as ModelMeta;
+}
+
+function checkBand(file: string, band: unknown): void {
+  if (band === undefined) return;
+  const exponent = isRecord(band) ? band.exponent : undefined;
+  if (typeof exponent !== 'number' || !Number.isFinite(exponent) || exponent < 1) {
+    throw new InputError(`${file}: band.exponent must be a number of at least 1 (1 = the model's own band), ${JSON.stringify(exponent)} given`);
+  }
 }
 
 function checkEnsembleMembers(file: string, doc: Record<string, unknown>): void {
@@ -271,7 +292,8 @@ export async function loadModel(dir: string): Promise<SavedModel> {
   if (!existsSync(dir)) throw new InputError(`${dir}: no such model directory`);
   const meta = checkMeta(metaFile, readJsonFile(metaFile));
   await initTf();
-  return { meta, forecaster: await rebuild(dir, meta) };
+  const forecaster = await rebuild(dir, meta);
+  return { meta, forecaster: meta.band ? new BandForecaster(forecaster, meta.band) : forecaster };
 }
 
 async function rebuild(dir: string, meta: ModelMeta): Promise<Forecaster> {

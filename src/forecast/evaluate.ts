@@ -189,6 +189,8 @@ export interface MethodResult extends MethodScores {
   readonly fitSeconds: number;
   /** For `auto`: the method it picked. */
   readonly chosen?: string;
+  /** For `auto`: the exponent its holdout set on the upper band (1 = the model's own; src/forecast/band.ts). */
+  readonly bandExponent?: number;
 }
 
 export interface EvaluationReport {
@@ -211,9 +213,11 @@ export interface EvaluateOptions extends PrepareOptions {
   readonly nowMs?: () => number;
 }
 
-function chosenOf(f: Forecaster): string | undefined {
+/** What `auto` picked and how it set the band; nothing for a method that picks nothing. */
+function choiceOf(f: Forecaster): Pick<MethodResult, 'chosen' | 'bandExponent'> {
   const c = (f as { chosen?: unknown }).chosen;
-  return typeof c === 'string' ? c : undefined;
+  const b = (f as { band?: { exponent?: unknown } }).band?.exponent;
+  return { ...(typeof c === 'string' ? { chosen: c } : {}), ...(typeof b === 'number' ? { bandExponent: b } : {}) };
 }
 
 /** Fits on the causally filled training part and scores one method. */
@@ -224,8 +228,7 @@ export async function evaluateMethod(f: Forecaster, d: ProtocolData, o: { nowMs?
   await f.fit(train);
   const fitSeconds = (now() - t0) / 1000;
   const scores = scoreRollingOrigins(f, d, { onProgress: o.onProgress });
-  const chosen = chosenOf(f);
-  return chosen === undefined ? { ...scores, fitSeconds } : { ...scores, fitSeconds, chosen };
+  return { ...scores, fitSeconds, ...choiceOf(f) };
 }
 
 /** Protocol v1 for several methods on one trace (a series of requests per second at its native step). */

@@ -4,6 +4,7 @@ import { InputError } from '../util/errors.js';
 import { seasonalScale, scoreRollingOrigins, type MethodScores, type ProtocolData } from './evaluate.js';
 import { assertFitted, assertTrainLength, disposeForecaster, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { EnsembleForecaster } from './ensemble.js';
+import { BandForecaster, calibrateBand, type BandOptions, type BandCalibration } from './band.js';
 import { GbdtForecaster } from './boosted.js';
 import { HoltWintersForecaster } from './holt-winters.js';
 import { LstmForecaster, type LstmOptions } from './lstm.js';
@@ -29,6 +30,11 @@ export interface AutoOptions {
   readonly lstm?: LstmOptions;
   /** Builds a candidate; default the real classes. Tests pass fakes. */
   readonly create?: (name: CandidateName, o: { stepMs: number; horizon: number; seed?: number; lstm?: LstmOptions }) => Forecaster;
+  /**
+   * The upper band's calibration on the holdout's window peaks (src/forecast/band.ts), on by default;
+   * `false` keeps the chosen model's band as fitted.
+   */
+  readonly band?: false | BandOptions;
   /** Called when a candidate starts fitting on the first part, and when the winner is refitted. */
   readonly onStage?: (stage: { readonly candidate: CandidateName; readonly phase: 'holdout' | 'refit' }) => void;
 }
@@ -81,10 +87,18 @@ export function pickBest(scores: Readonly<Partial<Record<CandidateName, MethodSc
   return (prob.length > 0 ? prob : entries.sort(byMase))[0][0];
 }
 
+/** What the holdout decided. */
+interface Holdout {
+  readonly chosen: CandidateName;
+  readonly scores: Partial<Record<CandidateName, MethodScores>>;
+  readonly band: BandCalibration | undefined;
+}
+
 /**
  * `auto`: fits every candidate on the first part of the training series, scores each on a time-ordered
  * holdout at its end with protocol v1's rolling-origin scoring (src/forecast/evaluate.ts), keeps the best
- * (`pickBest`), and refits it on the whole training series. `chosen` and `scores` say what happened.
+ * (`pickBest`), calibrates its upper band on the same holdout's window peaks (src/forecast/band.ts), and
+ * refits it on the whole training series. `chosen`, `scores` and `band` say what happened.
  */
 export class AutoForecaster implements Forecaster {
   readonly name = 'auto';
@@ -120,7 +134,12 @@ export class AutoForecaster implements Forecaster {
     return this.allScores;
   }
 
-  /** The fitted winner (what gets saved). */
+  /** The holdout's band calibration of the winner, after fit (none for a point forecaster). */
+  get band(): BandCalibration | undefined {
+    return this.winner instanceof BandForecaster ? this.winner.band : undefined;
+  }
+
+  /** The fitted winner (what gets saved), inside its band calibration when it has one. */
   get best(): Forecaster | undefined {
     return this.winner;
   }
@@ -136,37 +155,52 @@ export class AutoForecaster implements Forecaster {
     // At least a day of holdout so every time of day is judged, but never more than half the data.
     const holdout = Math.min(Math.floor(n / 2), Math.max(season, Math.floor(n * (this.o.holdoutShare ?? 0.2))));
     const fitEnd = n - holdout;
-    const first = sliceSeries(series, 0, fitEnd);
     const d: ProtocolData = { actual: series, trainEnd: fitEnd, horizon, season, maseScale: seasonalScale(series.values, fitEnd, Math.min(season, fitEnd - 1)) };
-    const scores: Partial<Record<CandidateName, MethodScores>> = {};
     const fitted = new Map<CandidateName, Forecaster>();
+    let held: Holdout;
     try {
-      for (const name of this.o.candidates ?? CANDIDATES) {
-        let f: Forecaster;
-        if (name === 'ensemble') {
-          // The combination of the members' holdout fits: scored without fitting anything again.
-          const members = ENSEMBLE_MEMBERS.map((m) => fitted.get(m));
-          if (members.some((m) => m === undefined)) continue;
-          f = new EnsembleForecaster(members as Forecaster[], { fitted: true });
-        } else {
-          f = create(name, opts);
-          if (!(await this.fitCandidate(name, f, first))) continue;
-          fitted.set(name, f);
-        }
-        scores[name] = scoreRollingOrigins(f, d);
-      }
+      held = await this.judge(d, (name) => create(name, opts), fitted);
     } finally {
       for (const f of fitted.values()) disposeForecaster(f);
     }
-    const chosen = pickBest(scores);
-    log.info({ chosen, scores: Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, v.mase])) }, 'auto: holdout scores (MASE)');
+    const { chosen, scores, band } = held;
+    log.info({ chosen, scores: Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, v.mase])), bandExponent: band?.exponent }, 'auto: holdout scores (MASE)');
     this.o.onStage?.({ candidate: chosen, phase: 'refit' });
     const winner = create(chosen, opts);
     await winner.fit(series);
     if (this.winner) disposeForecaster(this.winner);
-    this.winner = winner;
+    this.winner = band ? new BandForecaster(winner, band) : winner;
     this.chosenName = chosen;
     this.allScores = scores;
+  }
+
+  /**
+   * Fits every candidate on the part of `d.actual` before `d.trainEnd` (each one kept in `fitted`, which the
+   * caller disposes), scores it on the rest, picks the best and calibrates its band on the same windows.
+   */
+  private async judge(d: ProtocolData, create: (name: CandidateName) => Forecaster, fitted: Map<CandidateName, Forecaster>): Promise<Holdout> {
+    const first = sliceSeries(d.actual, 0, d.trainEnd);
+    const scores: Partial<Record<CandidateName, MethodScores>> = {};
+    const scored = new Map<CandidateName, Forecaster>();
+    for (const name of this.o.candidates ?? CANDIDATES) {
+      let f: Forecaster;
+      if (name === 'ensemble') {
+        // The combination of the members' holdout fits: scored without fitting anything again.
+        const members = ENSEMBLE_MEMBERS.map((m) => fitted.get(m));
+        if (members.some((m) => m === undefined)) continue;
+        f = new EnsembleForecaster(members as Forecaster[], { fitted: true });
+      } else {
+        f = create(name);
+        if (!(await this.fitCandidate(name, f, first))) continue;
+        fitted.set(name, f);
+      }
+      scores[name] = scoreRollingOrigins(f, d);
+      scored.set(name, f);
+    }
+    const chosen = pickBest(scores);
+    const onHoldout = scored.get(chosen) as Forecaster;
+    const band = this.o.band !== false && onHoldout.probabilistic ? calibrateBand(onHoldout, d, this.o.band) : undefined;
+    return { chosen, scores, band };
   }
 
   /**

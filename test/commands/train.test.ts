@@ -77,6 +77,9 @@ describe('prescale train / forecast', () => {
     const meta = JSON.parse(readFileSync(path.join(out, 'meta.json'), 'utf8')) as ModelMeta;
     expect(meta.chosenBy).toBe('auto');
     expect(Object.keys(meta.scores ?? {})).toEqual(expect.arrayContaining(['holt-winters', 'seasonal-naive', 'naive']));
+    // The band check on the holdout is recorded for a probabilistic winner (none for a point forecast).
+    expect(meta.band === undefined).toBe(['seasonal-naive', 'naive'].includes(meta.kind));
+    expect(meta.band?.exponent ?? 1).toBeGreaterThanOrEqual(1);
     const text = await run(['forecast', '--model', out, '--trace', trace]);
     expect(text).toMatch(/forecast from 2024-03-04T00:00:00.000Z/);
     expect(text.trim().split('\n')).toHaveLength(4);

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileS
 import os from 'node:os';
 import path from 'node:path';
 import { loadModel, saveModel } from '../../src/forecast/artefact.js';
+import { BandForecaster } from '../../src/forecast/band.js';
 import { EnsembleForecaster } from '../../src/forecast/ensemble.js';
 import type { Forecaster } from '../../src/forecast/forecaster.js';
 import { HoltWintersForecaster } from '../../src/forecast/holt-winters.js';
@@ -101,6 +102,32 @@ describe('model artefacts', () => {
     const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, unknown>;
     writeFileSync(metaFile, JSON.stringify({ ...meta, kind: 'ensemble', ensemble: section }));
     await expect(loadModel(out)).rejects.toThrow(message);
+  });
+
+  it("saves auto's band calibration in meta.json and applies it again on load", async () => {
+    const hw = new HoltWintersForecaster({ stepMs: STEP });
+    await hw.fit(series);
+    const scores = { ufr: 0.2, peakRatio: 1.1, coverageP90: 0.9 };
+    const banded = new BandForecaster(hw, { exponent: 1.5, targetUfr: 0.1, holdout: { before: scores, after: { ...scores, ufr: 0.1 } } });
+    const out = path.join(dir, 'banded');
+    await saveModel(out, { forecaster: banded, training: series });
+    const { forecaster, meta } = await loadModel(out);
+    expect(meta.kind).toBe('holt-winters');
+    expect(meta.band?.exponent).toBe(1.5);
+    expect(forecaster).toBeInstanceOf(BandForecaster);
+    expectSamePredictions(banded, forecaster, 4);
+    expect(forecaster.predict(4, series).values[1][0]).toBeGreaterThan(hw.predict(4, series).values[1][0]);
+  });
+
+  it.each([[0.5], ['wide'], [null]])('rejects band.exponent %j, naming the key and the rule', async (exponent) => {
+    const out = path.join(dir, `bad-band-${Math.random().toString(36).slice(2)}`);
+    const a = new NaiveForecaster();
+    await a.fit(series);
+    await saveModel(out, { forecaster: a, training: series });
+    const metaFile = path.join(out, 'meta.json');
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(metaFile, JSON.stringify({ ...meta, band: { exponent } }));
+    await expect(loadModel(out)).rejects.toThrow(`${metaFile}: band.exponent must be a number of at least 1`);
   });
 
   it('keeps the previous version as DIR.previous', async () => {

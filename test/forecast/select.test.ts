@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { InputError } from '../../src/util/errors.js';
 import type { MethodScores } from '../../src/forecast/evaluate.js';
 import { pointForecast, type Forecaster, type QuantileForecast } from '../../src/forecast/forecaster.js';
+import { applyBand } from '../../src/forecast/band.js';
 import { AutoForecaster, createCandidate, isSane, pickBest, type CandidateName } from '../../src/forecast/select.js';
 import { endMs, type Series } from '../../src/series/series.js';
 
@@ -109,6 +110,42 @@ describe('AutoForecaster', () => {
     // Holdout: lstm, holt-winters and naive fitted once each; the ensemble reused the first two; then the refit.
     expect(made.map((o) => o.name)).toEqual(['lstm', 'holt-winters', 'naive', 'ensemble']);
     expect(made.slice(0, 3).every((o) => o.fittedOn.length === 1)).toBe(true);
+  });
+
+  it("widens the winner's band when its p90 misses the holdout's window peaks, and records the calibration", async () => {
+    // p50 20 below the truth, p90 15 below: every window's peak is under-forecast on the holdout.
+    const make = (band?: false): { auto: AutoForecaster; made: Oracle[] } => {
+      const made: Oracle[] = [];
+      const auto = new AutoForecaster({
+        stepMs: STEP,
+        horizon: 2,
+        candidates: ['holt-winters', 'naive'],
+        ...(band === false ? { band } : {}),
+        create: (name) => {
+          const o = new Oracle(name, name === 'holt-winters' ? -20 : 40);
+          made.push(o);
+          return o;
+        },
+      });
+      return { auto, made };
+    };
+    const { auto, made } = make();
+    await auto.fit(series);
+    expect(auto.chosen).toBe('holt-winters');
+    const band = auto.band!;
+    expect(band.holdout.before.ufr).toBeGreaterThan(0.5);
+    expect(band.exponent).toBeGreaterThan(1);
+    expect(band.holdout.after.ufr).toBeLessThanOrEqual(band.targetUfr);
+    const refit = made[made.length - 1];
+    const want = applyBand(refit.predict(2, series), band.exponent);
+    const got = auto.predict(2, series);
+    for (let q = 0; q < 3; q++) expect(Array.from(got.values[q])).toEqual(Array.from(want.values[q]));
+    expect(got.values[1][0]).toBeGreaterThan(refit.predict(2, series).values[1][0]);
+
+    const off = make(false);
+    await off.auto.fit(series);
+    expect(off.auto.band).toBeUndefined();
+    expect(Array.from(off.auto.predict(2, series).values[1])).toEqual(Array.from(refit.predict(2, series).values[1]));
   });
 
   it('skips the ensemble when a member was not a candidate', async () => {

@@ -1,0 +1,106 @@
+import { describe, expect, it } from '@jest/globals';
+import { applyBand, BandForecaster, calibrateBand } from '../../src/forecast/band.js';
+import { scoreRollingOrigins, seasonalScale, type ProtocolData } from '../../src/forecast/evaluate.js';
+import { pointForecast, type Forecaster, type QuantileForecast } from '../../src/forecast/forecaster.js';
+import { fromLog } from '../../src/forecast/log-scale.js';
+import { endMs, type Series } from '../../src/series/series.js';
+import { mulberry32 } from '../../src/util/prng.js';
+
+const STEP = 5 * 60_000;
+const H = 6;
+const z = (v: number): number => Math.log1p(v * 60);
+
+function forecast(p50: number[], p90: number[], p99: number[], probabilistic = true): QuantileForecast {
+  return { startMs: 0, stepMs: STEP, horizon: p50.length, probabilistic, values: [Float64Array.from(p50), Float64Array.from(p90), Float64Array.from(p99)] };
+}
+
+describe('applyBand', () => {
+  it('moves every quantile above the p50 `exponent` times as far from it on the log scale', () => {
+    const fc = forecast([10, 20], [15, 30], [30, 50]);
+    const out = applyBand(fc, 2);
+    expect(Array.from(out.values[0])).toEqual([10, 20]);
+    expect(out.values[1][0]).toBeCloseTo(fromLog(z(10) + 2 * (z(15) - z(10))), 9);
+    expect(out.values[2][1]).toBeCloseTo(fromLog(z(20) + 2 * (z(50) - z(20))), 9);
+    expect(out.values[1][0]).toBeGreaterThan(15 * 1.4); // wider, not just shifted
+  });
+
+  it('leaves exponent 1 and point forecasts as they are', () => {
+    const fc = forecast([10], [15], [30]);
+    expect(applyBand(fc, 1)).toBe(fc);
+    const point = pointForecast(0, STEP, [7, 8]);
+    expect(applyBand(point, 2)).toBe(point);
+  });
+});
+
+/** A rate of 100/s ± 20 % with a burst to ×(1.3..1.8) in one window out of four, at a random step. */
+function bursty(days: number, seed: number): Series {
+  const rnd = mulberry32(seed);
+  const n = days * 288;
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = 100 * (1 + 0.4 * (rnd() - 0.5));
+  for (let w = 0; w + H <= n; w += H) if (rnd() < 0.25) values[w + Math.floor(rnd() * H)] *= 1.3 + 0.5 * rnd();
+  return { startMs: Date.UTC(2024, 0, 1), stepMs: STEP, values };
+}
+
+/** Forecasts a flat 100/s with a p90 `spread` times it: too narrow for the bursts when spread is small. */
+class Flat implements Forecaster {
+  readonly name = 'flat';
+  readonly minTrainLength = 1;
+  readonly probabilistic = true;
+  calls = 0;
+  constructor(private readonly spread: number) {}
+  fit(): Promise<void> {
+    return Promise.resolve();
+  }
+  predict(horizon: number, context?: Series): QuantileForecast {
+    this.calls++;
+    const fc = pointForecast(context ? endMs(context) : 0, STEP, new Array<number>(horizon).fill(100));
+    return { ...fc, probabilistic: true, values: [fc.values[0], fc.values[0].map((v) => v * this.spread), fc.values[0].map((v) => v * this.spread * 1.5)] };
+  }
+}
+
+function holdout(s: Series): ProtocolData {
+  const trainEnd = 2 * 288;
+  return { actual: s, trainEnd, horizon: H, season: 288, maseScale: seasonalScale(s.values, trainEnd, 288) };
+}
+
+describe('calibrateBand', () => {
+  const s = bursty(4, 3);
+  const d = holdout(s);
+
+  it('widens a band that misses window peaks to the smallest exponent that meets the target', () => {
+    const f = new Flat(1.16);
+    const band = calibrateBand(f, d, { targetUfr: 0.1, maxCoverage: 1 });
+    expect(band.holdout.before.ufr).toBeGreaterThan(0.1);
+    expect(band.exponent).toBeGreaterThan(1);
+    expect(band.holdout.after.ufr).toBeLessThanOrEqual(0.1);
+    // What it reports is what protocol v1 scores for the widened model, and one step less misses the target.
+    const scored = scoreRollingOrigins(new BandForecaster(f, band), d);
+    expect(scored.ufr).toBeCloseTo(band.holdout.after.ufr, 12);
+    expect(scoreRollingOrigins(new BandForecaster(f, { ...band, exponent: band.exponent - 0.05 }), d).ufr).toBeGreaterThan(0.1);
+  });
+
+  it('forecasts each holdout origin once, however many exponents it tries', () => {
+    const f = new Flat(1.16);
+    calibrateBand(f, d, { maxCoverage: 1 });
+    expect(f.calls).toBe(scoreRollingOrigins(new Flat(1), d).windows);
+  });
+
+  it('never narrows a band that already meets the target', () => {
+    const band = calibrateBand(new Flat(3), d);
+    expect(band.exponent).toBe(1);
+    expect(band.holdout.after).toEqual(band.holdout.before);
+  });
+
+  it('stops widening where the p90 would cover more than maxCoverage of the points', () => {
+    const band = calibrateBand(new Flat(1.16), d, { targetUfr: 0.01 });
+    expect(band.holdout.after.coverageP90).toBeLessThanOrEqual(0.95);
+    expect(band.exponent).toBeGreaterThan(1);
+    expect(band.holdout.after.ufr).toBeGreaterThan(0.01);
+    expect(band.holdout.after.ufr).toBeLessThan(band.holdout.before.ufr);
+  });
+
+  it('refuses a target outside (0, 1)', () => {
+    expect(() => calibrateBand(new Flat(1.16), d, { targetUfr: 0 })).toThrow(/targetUfr must be between 0 and 1/);
+  });
+});

@@ -35,8 +35,8 @@ function infoOf(meta: ModelMeta): ModelInfo {
  * history resampled to its step.
  */
 export class DiskModelProvider implements ModelProvider {
-  /** The series each trained model saw, for saving it (saveModel records its data range). */
-  private readonly training = new WeakMap<Forecaster, Series>();
+  /** The series each trained model saw and auto's holdout scores, for saving it (meta.json records both). */
+  private readonly training = new WeakMap<Forecaster, { readonly series: Series; readonly scores?: Readonly<Record<string, MethodScores>> }>();
 
   /** `extra`: method options for in-process training (tests and tiny models: epochs, units…). */
   constructor(private readonly o: { modelsDir: string; clock: Clock; seed?: number; inProcess?: boolean; extra?: Readonly<Record<string, unknown>> }) {}
@@ -77,7 +77,7 @@ export class DiskModelProvider implements ModelProvider {
         { signal: o.signal, label: `train ${t.name}` },
       );
       const { forecaster, meta } = await loadModel(out);
-      this.training.set(forecaster, series);
+      this.training.set(forecaster, { series, scores: meta.scores });
       return { forecaster, stepMs: meta.stepMs, info: { ...infoOf(meta), trainedAtMs: this.o.clock.now() } };
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -90,9 +90,9 @@ export class DiskModelProvider implements ModelProvider {
     const extra = { ...this.o.extra, ...(calendar ? { events: calendar } : {}) };
     const f = createForecaster(t.forecast.model, { stepMs, horizon, seed: this.o.seed ?? 1, extra });
     await f.fit(series);
-    this.training.set(f, series);
-    const { backend } = await initTf();
     const scores = (f as { scores?: Readonly<Record<string, MethodScores>> }).scores;
+    this.training.set(f, { series, scores });
+    const { backend } = await initTf();
     const kind = (f as { chosen?: string }).chosen ?? f.name;
     return { forecaster: f, stepMs, info: { kind, trainedAtMs: this.o.clock.now(), backend, scores: flatScores(scores) } };
   }
@@ -108,9 +108,10 @@ export class DiskModelProvider implements ModelProvider {
   }
 
   async save(t: TargetConfig, m: LoadedModel): Promise<void> {
-    const training = this.training.get(m.forecaster);
-    if (!training) return; // loaded from disk: already saved
-    await saveModel(this.ownDir(t), { forecaster: m.forecaster, training, info: { chosenBy: t.forecast.model === 'auto' ? 'auto' : 'forced' } });
+    const trained = this.training.get(m.forecaster);
+    if (!trained) return; // loaded from disk: already saved
+    const { series, scores } = trained;
+    await saveModel(this.ownDir(t), { forecaster: m.forecaster, training: series, info: { chosenBy: t.forecast.model === 'auto' ? 'auto' : 'forced', ...(scores ? { scores } : {}) } });
   }
 }
 

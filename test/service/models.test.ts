@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
+import type { ModelMeta } from '../../src/forecast/artefact.js';
 import { makeSeries } from '../../src/series/series.js';
 import { DiskModelProvider, seriesCsv } from '../../src/service/models.js';
 import { ManualClock, MINUTE_MS } from '../../src/util/clock.js';
@@ -43,6 +44,23 @@ describe('DiskModelProvider', () => {
     const mase = p.score(m, history, T0 + 3 * 1440 * MINUTE_MS);
     expect(mase).toBeGreaterThanOrEqual(0);
     expect(mase).toBeLessThan(1); // the trend is learnt: better than repeating the day before
+  }, 120_000);
+
+  it("saves what auto decided (holdout scores, the band) and loads back the same quantiles", async () => {
+    const modelsDir = mkdtempSync(path.join(tmpdir(), 'prescale-models-'));
+    const p = new DiskModelProvider({ modelsDir, clock: new ManualClock(T0 + 4 * 1440 * MINUTE_MS), inProcess: true, extra: { epochs: 1, units: 4, window: 12 } });
+    const auto = { ...target, forecast: { ...target.forecast, model: 'auto' as const } };
+    const m = await p.train(auto, history);
+    await p.save(auto, m);
+    const meta = JSON.parse(readFileSync(path.join(modelsDir, 'shop', 'meta.json'), 'utf8')) as ModelMeta;
+    expect(meta.chosenBy).toBe('auto');
+    expect(Object.keys(meta.scores ?? {})).toEqual(expect.arrayContaining(['lstm', 'holt-winters', 'naive']));
+    expect(meta.band === undefined).toBe(['seasonal-naive', 'naive'].includes(meta.kind));
+    const back = await p.load(auto);
+    const ctx = makeSeries(T0, 5 * MINUTE_MS, Array.from({ length: 4 * 288 }, (_, i) => 200 + 150 * Math.sin((2 * Math.PI * i) / 288)));
+    const want = m.forecaster.predict(6, ctx);
+    const got = back!.forecaster.predict(6, ctx);
+    for (let q = 0; q < 3; q++) expect(Array.from(got.values[q])).toEqual(Array.from(want.values[q]));
   }, 120_000);
 
   it('names the failing child when training fails', async () => {

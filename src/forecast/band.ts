@@ -103,14 +103,22 @@ function bandScores(s: MethodScores): BandScores {
   return { ufr: s.ufr, peakRatio: s.peakRatio, coverageP90: s.coverageP90 };
 }
 
+/** `o` over the defaults, checked. */
+function bandOptions(o: BandOptions): Required<BandOptions> {
+  const r = { ...BAND_DEFAULTS, ...o };
+  if (!(r.targetUfr > 0 && r.targetUfr < 1)) throw new InputError(`band: targetUfr must be between 0 and 1, ${r.targetUfr} given`);
+  if (!(r.maxCoverage > 0 && r.maxCoverage <= 1)) throw new InputError(`band: maxCoverage must be in (0, 1], ${r.maxCoverage} given`);
+  if (!(r.step > 0 && r.maxExponent >= 1)) throw new InputError(`band: step must be above 0 and maxExponent at least 1, ${r.step} and ${r.maxExponent} given`);
+  return r;
+}
+
 /**
  * Fits the band exponent of a fitted forecaster `f` on the windows of `d` from `d.trainEnd` on (auto's
  * holdout). Each origin is forecast once; every exponent on the grid 1, 1 + step, … maxExponent is scored
  * on those forecasts with protocol v1's own scoring.
  */
 export function calibrateBand(f: Forecaster, d: ProtocolData, o: BandOptions = {}): BandCalibration {
-  const { targetUfr, maxCoverage, maxExponent, step } = { ...BAND_DEFAULTS, ...o };
-  if (!(targetUfr > 0 && targetUfr < 1)) throw new InputError(`band: targetUfr must be between 0 and 1, ${targetUfr} given`);
+  const { targetUfr, maxCoverage, maxExponent, step } = bandOptions(o);
   // Protocol v1 passes each origin's context y[0..t]: its length names the origin.
   const cache = new Map<number, QuantileForecast>();
   const replay = (exponent: number): Forecaster => ({

@@ -100,7 +100,12 @@ describe('calibrateBand', () => {
     expect(band.holdout.after.ufr).toBeLessThan(band.holdout.before.ufr);
   });
 
-  it('refuses a target outside (0, 1)', () => {
-    expect(() => calibrateBand(new Flat(1.16), d, { targetUfr: 0 })).toThrow(/targetUfr must be between 0 and 1/);
+  it.each([
+    [{ targetUfr: 0 }, /targetUfr must be between 0 and 1, 0 given/],
+    [{ maxCoverage: 1.5 }, /maxCoverage must be in \(0, 1\], 1.5 given/],
+    [{ step: 0 }, /step must be above 0 and maxExponent at least 1, 0 and 3 given/],
+    [{ maxExponent: 0.5 }, /step must be above 0 and maxExponent at least 1, 0.05 and 0.5 given/],
+  ])('refuses options %j, naming the rule', (o, message) => {
+    expect(() => calibrateBand(new Flat(1.16), d, o)).toThrow(message);
   });
 });

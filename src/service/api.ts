@@ -48,6 +48,8 @@ export interface ApiModel {
   readonly backend: string;
   readonly scores: Record<string, Record<string, Num>>;
   readonly liveMase: Num;
+  /** auto's band check of the p90 on its holdout; null when the model had none. */
+  readonly band: { readonly exponent: number; readonly holdoutUfrBefore: Num; readonly holdoutUfrAfter: Num } | null;
 }
 
 export interface ApiTarget {
@@ -131,7 +133,8 @@ function modelOf(m: ModelInfo): ApiModel {
   for (const [method, byMetric] of Object.entries(m.scores)) {
     scores[method] = Object.fromEntries(Object.entries(byMetric).map(([k, v]) => [k, num(v)]));
   }
-  return { kind: m.kind, trainedAtMs: num(m.trainedAtMs), backend: m.backend, scores, liveMase: num(m.liveMase) };
+  const band = m.band ? { exponent: m.band.exponent, holdoutUfrBefore: num(m.band.holdoutUfrBefore), holdoutUfrAfter: num(m.band.holdoutUfrAfter) } : null;
+  return { kind: m.kind, trainedAtMs: num(m.trainedAtMs), backend: m.backend, scores, liveMase: num(m.liveMase), band };
 }
 
 function liveErrorFor(s: TargetSnapshot): ApiTarget['liveError'] {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { TargetConfig } from '../config/schema.js';
 import { loadModel, saveModel, type ModelMeta } from '../forecast/artefact.js';
+import type { BandCalibration } from '../forecast/band.js';
 import { scoreRollingOrigins, seasonalScale, type MethodScores, type ProtocolData } from '../forecast/evaluate.js';
 import type { Forecaster } from '../forecast/forecaster.js';
 import { createForecaster } from '../forecast/registry.js';
@@ -25,8 +26,13 @@ function flatScores(scores: Readonly<Record<string, MethodScores>> | undefined):
   return out;
 }
 
+/** What the dashboard shows of a band check. */
+function bandInfo(b: BandCalibration | undefined): Pick<ModelInfo, 'band'> {
+  return b ? { band: { exponent: b.exponent, holdoutUfrBefore: b.holdout.before.ufr, holdoutUfrAfter: b.holdout.after.ufr } } : {};
+}
+
 function infoOf(meta: ModelMeta): ModelInfo {
-  return { kind: meta.kind, trainedAtMs: Date.parse(meta.createdAt), backend: meta.backend, scores: flatScores(meta.scores) };
+  return { kind: meta.kind, trainedAtMs: Date.parse(meta.createdAt), backend: meta.backend, scores: flatScores(meta.scores), ...bandInfo(meta.band) };
 }
 
 /**
@@ -94,7 +100,8 @@ export class DiskModelProvider implements ModelProvider {
     this.training.set(f, { series, scores });
     const { backend } = await initTf();
     const kind = (f as { chosen?: string }).chosen ?? f.name;
-    return { forecaster: f, stepMs, info: { kind, trainedAtMs: this.o.clock.now(), backend, scores: flatScores(scores) } };
+    const band = (f as { band?: BandCalibration }).band;
+    return { forecaster: f, stepMs, info: { kind, trainedAtMs: this.o.clock.now(), backend, scores: flatScores(scores), ...bandInfo(band) } };
   }
 
   /** MASE of the model's rolling forecasts over [recentFromMs, end of history), scaled by the seasonal difference before it. */

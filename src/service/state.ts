@@ -13,6 +13,8 @@ export interface ModelInfo {
   readonly scores: Record<string, Record<string, number | null>>;
   /** Mean absolute scaled error of recent live forecasts, when enough have matured. */
   readonly liveMase?: number;
+  /** auto's band check of the model's p90 on its holdout (src/forecast/band.ts), when it had one. */
+  readonly band?: { readonly exponent: number; readonly holdoutUfrBefore: number; readonly holdoutUfrAfter: number };
 }
 
 export interface ActuatorSnapshot {

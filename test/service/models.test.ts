@@ -57,6 +57,9 @@ describe('DiskModelProvider', () => {
     expect(Object.keys(meta.scores ?? {})).toEqual(expect.arrayContaining(['lstm', 'holt-winters', 'naive']));
     expect(meta.band === undefined).toBe(['seasonal-naive', 'naive'].includes(meta.kind));
     const back = await p.load(auto);
+    // The dashboard's "p90 band" row: the same from the trained model and from what was saved.
+    expect(m.info.band?.exponent).toBe(meta.band?.exponent);
+    expect(back?.info.band).toEqual(m.info.band);
     const ctx = makeSeries(T0, 5 * MINUTE_MS, Array.from({ length: 4 * 288 }, (_, i) => 200 + 150 * Math.sin((2 * Math.PI * i) / 288)));
     const want = m.forecaster.predict(6, ctx);
     const got = back!.forecaster.predict(6, ctx);

@@ -48,6 +48,8 @@ describe('toApiTarget', () => {
     expect(t.actions.map((a) => a.action)).toEqual(['noop', 'patch-scale']);
     expect(t.model?.scores['seasonal-naive']).toEqual({ mase: 1, coverage90: null });
     expect(t.model?.liveMase).toBe(0.7);
+    expect(t.model?.band).toEqual({ exponent: 1.2, holdoutUfrBefore: 0.16, holdoutUfrAfter: 0.09 });
+    expect(toApiTarget(fakeSnapshot({ name: 'b', historyMinutes: 1, horizon: 1, pastForecastMinutes: 0, base: 5, withModel: true, band: false })).model?.band).toBeNull();
   });
 });
 

@@ -95,6 +95,7 @@ describe('dashboard in headless Chromium', () => {
     expect(await page.locator('#actions-table').innerText()).toContain('HTTP 409 conflict');
     expect(await page.locator('#scores').innerText()).toContain('seasonal-naive');
     expect(await page.locator('#model').innerText()).toMatch(/WAPE 5\.0 %.*in 100 % of 1378 steps/); // 1380 past steps, 2 of them over history gaps
+    expect(await page.locator('#model').innerText()).toContain('widened ×1.2 on the holdout: window-peak misses 16 % → 9 %');
     mkdirSync('test-artifacts', { recursive: true });
     await page.screenshot({ path: 'test-artifacts/dashboard.png', fullPage: true });
     // The committed copy for the docs is refreshed on request only, so that a test run leaves the tree clean.

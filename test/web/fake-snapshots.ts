@@ -19,6 +19,8 @@ export interface FakeOptions {
   readonly base: number;
   readonly fallback?: string;
   readonly withModel?: boolean;
+  /** false: the model had no band check (a forced model). */
+  readonly band?: false;
   readonly actions?: readonly ActionRecord[];
 }
 
@@ -78,6 +80,7 @@ export function fakeSnapshot(o: FakeOptions): TargetSnapshot {
           backend: 'wasm',
           scores: { lstm: { mase: 0.61, coverage90: 0.88 }, 'seasonal-naive': { mase: 1, coverage90: null } },
           liveMase: 0.7,
+          ...(o.band === false ? {} : { band: { exponent: 1.2, holdoutUfrBefore: 0.16, holdoutUfrAfter: 0.09 } }),
         }
       : undefined,
     fallback: { active: o.fallback !== undefined, reason: o.fallback },

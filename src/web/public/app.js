@@ -354,6 +354,11 @@
       ['live error, last 24 h', live],
     ];
     if (m.liveMase !== null) rows.push(['live MASE (rolling)', fmtNum(m.liveMase, 3)]);
+    if (m.band) {
+      rows.push(['p90 band', m.band.exponent === 1
+        ? 'as fitted (holdout window-peak misses ' + fmtNum(m.band.holdoutUfrBefore * 100, 0) + ' %)'
+        : 'widened ×' + m.band.exponent + ' on the holdout: window-peak misses ' + fmtNum(m.band.holdoutUfrBefore * 100, 0) + ' % → ' + fmtNum(m.band.holdoutUfrAfter * 100, 0) + ' %']);
+    }
     rows.forEach(function (kv) {
       dl.appendChild(el('dt', { text: kv[0] }));
       dl.appendChild(el('dd', { text: kv[1] }));

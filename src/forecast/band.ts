@@ -13,8 +13,10 @@ import { fromLog } from './log-scale.js';
  * should, e.g. when the model's spread is too narrow in unlike times. `auto` checks this on its holdout, the
  * same windows it chose the model on, and widens the band when it misses there: every quantile above the
  * p50 moves away from it on the log scale, z'_q = z_50 + exponent × (z_q − z_50), with the smallest exponent
- * ≥ 1 whose holdout UFR is at most the target while the p90's point coverage stays at most `maxCoverage`
- * (when none reaches the target, the smallest with the fewest misses).
+ * ≥ 1 whose holdout UFR is at most the target while the p90's point coverage stays at most `maxCoverage` and
+ * its window-peak ratio at most `maxPeakRatio` (when none reaches the target, the smallest with the fewest
+ * misses). The caps are issue 2's bars on overshoot: the band does not buy fewer misses with more overshoot
+ * than those bars allow, and a band already past a cap stays as fitted.
  * It never narrows the model's own band (exponent 1 is "as fitted"), so a model whose band already meets the
  * target is left as it is. This is a one-sided split-conformal correction (Romano et al. 2019, "Conformalized
  * quantile regression") scored on windows instead of points.
@@ -39,13 +41,15 @@ export interface BandOptions {
   readonly targetUfr?: number;
   /** The p90's point coverage must stay at most this; default 0.95, the top of the calibrated range. */
   readonly maxCoverage?: number;
+  /** The p90's mean window-peak ratio must stay at most this; default 1.35, auto's sanity bar (issue 2's). */
+  readonly maxPeakRatio?: number;
   /** Largest exponent tried; default 3. */
   readonly maxExponent?: number;
   /** Grid step of the exponent; default 0.05. */
   readonly step?: number;
 }
 
-export const BAND_DEFAULTS: Required<BandOptions> = { targetUfr: 0.1, maxCoverage: 0.95, maxExponent: 3, step: 0.05 };
+export const BAND_DEFAULTS: Required<BandOptions> = { targetUfr: 0.1, maxCoverage: 0.95, maxPeakRatio: 1.35, maxExponent: 3, step: 0.05 };
 
 /** The log-scale value of a per-second rate (fromLog's inverse). */
 function toZ(v: number): number {
@@ -108,6 +112,7 @@ function bandOptions(o: BandOptions): Required<BandOptions> {
   const r = { ...BAND_DEFAULTS, ...o };
   if (!(r.targetUfr > 0 && r.targetUfr < 1)) throw new InputError(`band: targetUfr must be between 0 and 1, ${r.targetUfr} given`);
   if (!(r.maxCoverage > 0 && r.maxCoverage <= 1)) throw new InputError(`band: maxCoverage must be in (0, 1], ${r.maxCoverage} given`);
+  if (!(r.maxPeakRatio > 0)) throw new InputError(`band: maxPeakRatio must be above 0, ${r.maxPeakRatio} given`);
   if (!(r.step > 0 && r.maxExponent >= 1)) throw new InputError(`band: step must be above 0 and maxExponent at least 1, ${r.step} and ${r.maxExponent} given`);
   return r;
 }
@@ -118,7 +123,7 @@ function bandOptions(o: BandOptions): Required<BandOptions> {
  * on those forecasts with protocol v1's own scoring.
  */
 export function calibrateBand(f: Forecaster, d: ProtocolData, o: BandOptions = {}): BandCalibration {
-  const { targetUfr, maxCoverage, maxExponent, step } = bandOptions(o);
+  const { targetUfr, maxCoverage, maxPeakRatio, maxExponent, step } = bandOptions(o);
   // Protocol v1 passes each origin's context y[0..t]: its length names the origin.
   const cache = new Map<number, QuantileForecast>();
   const replay = (exponent: number): Forecaster => ({
@@ -140,12 +145,13 @@ export function calibrateBand(f: Forecaster, d: ProtocolData, o: BandOptions = {
   let chosen = 1;
   let after = before;
   if (f.probabilistic && before.ufr > targetUfr) {
-    // The first exponent that meets the target; when none does within the coverage cap, the first with the
-    // fewest misses (widening further would only cost overshoot).
+    // The first exponent that meets the target; when none does within the caps on overshoot, the first with
+    // the fewest misses (widening further would only cost overshoot). Widening raises both coverage and peak
+    // ratio, so a band already past a cap stays as fitted.
     for (let i = 1; 1 + i * step <= maxExponent + 1e-9; i++) {
       const k = Number((1 + i * step).toFixed(6));
       const s = scoreRollingOrigins(replay(k), d);
-      if (s.coverageP90 !== null && s.coverageP90 > maxCoverage) break;
+      if ((s.coverageP90 !== null && s.coverageP90 > maxCoverage) || s.peakRatio > maxPeakRatio) break;
       if (s.ufr < after.ufr) {
         chosen = k;
         after = s;

@@ -100,9 +100,23 @@ describe('calibrateBand', () => {
     expect(band.holdout.after.ufr).toBeLessThan(band.holdout.before.ufr);
   });
 
+  it('stops widening where the window-peak ratio would pass maxPeakRatio, and leaves a band already past it', () => {
+    const f = new Flat(1.16);
+    const before = calibrateBand(f, d, { maxExponent: 1 }).holdout.before;
+    const cap = before.peakRatio + 0.05;
+    const band = calibrateBand(f, d, { maxCoverage: 1, maxPeakRatio: cap });
+    expect(band.exponent).toBeGreaterThan(1);
+    expect(band.holdout.after.peakRatio).toBeLessThanOrEqual(cap);
+    expect(band.holdout.after.ufr).toBeGreaterThan(0.1);
+    // Without the cap it widens further.
+    expect(calibrateBand(f, d, { maxCoverage: 1, maxPeakRatio: 10 }).exponent).toBeGreaterThan(band.exponent);
+    expect(calibrateBand(f, d, { maxCoverage: 1, maxPeakRatio: before.peakRatio - 0.01 }).exponent).toBe(1);
+  });
+
   it.each([
     [{ targetUfr: 0 }, /targetUfr must be between 0 and 1, 0 given/],
     [{ maxCoverage: 1.5 }, /maxCoverage must be in \(0, 1\], 1.5 given/],
+    [{ maxPeakRatio: 0 }, /maxPeakRatio must be above 0, 0 given/],
     [{ step: 0 }, /step must be above 0 and maxExponent at least 1, 0 and 3 given/],
     [{ maxExponent: 0.5 }, /step must be above 0 and maxExponent at least 1, 0.05 and 0.5 given/],
   ])('refuses options %j, naming the rule', (o, message) => {

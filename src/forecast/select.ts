@@ -199,7 +199,9 @@ export class AutoForecaster implements Forecaster {
     }
     const chosen = pickBest(scores);
     const onHoldout = scored.get(chosen) as Forecaster;
-    const band = this.o.band !== false && onHoldout.probabilistic ? calibrateBand(onHoldout, d, this.o.band) : undefined;
+    // The band's caps on overshoot are the sanity bar's, so widening never makes the winner fail it there.
+    const caps = { maxPeakRatio: SANE.maxPeakRatio };
+    const band = this.o.band !== false && onHoldout.probabilistic ? calibrateBand(onHoldout, d, { ...caps, ...this.o.band }) : undefined;
     return { chosen, scores, band };
   }
 

@@ -355,9 +355,12 @@
     ];
     if (m.liveMase !== null) rows.push(['live MASE (rolling)', fmtNum(m.liveMase, 3)]);
     if (m.band) {
+      var pct = function (v) {
+        return v === null ? '–' : fmtNum(v * 100, 0);
+      };
       rows.push(['p90 band', m.band.exponent === 1
-        ? 'as fitted (holdout window-peak misses ' + fmtNum(m.band.holdoutUfrBefore * 100, 0) + ' %)'
-        : 'widened ×' + m.band.exponent + ' on the holdout: window-peak misses ' + fmtNum(m.band.holdoutUfrBefore * 100, 0) + ' % → ' + fmtNum(m.band.holdoutUfrAfter * 100, 0) + ' %']);
+        ? 'as fitted (holdout window-peak misses ' + pct(m.band.holdoutUfrBefore) + ' %)'
+        : 'widened ×' + m.band.exponent + ' on the holdout: window-peak misses ' + pct(m.band.holdoutUfrBefore) + ' % → ' + pct(m.band.holdoutUfrAfter) + ' %']);
     }
     rows.forEach(function (kv) {
       dl.appendChild(el('dt', { text: kv[0] }));

@@ -2,7 +2,7 @@ import type { Series } from '../series/series.js';
 import { InputError } from '../util/errors.js';
 import { scoreRollingOrigins, type MethodScores, type ProtocolData } from './evaluate.js';
 import { disposeForecaster, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
-import { fromLog } from './log-scale.js';
+import { fromLog, logOf } from './log-scale.js';
 
 /**
  * The upper band's calibration on the window peak.
@@ -51,11 +51,6 @@ export interface BandOptions {
 
 export const BAND_DEFAULTS: Required<BandOptions> = { targetUfr: 0.1, maxCoverage: 0.95, maxPeakRatio: 1.35, maxExponent: 3, step: 0.05 };
 
-/** The log-scale value of a per-second rate (fromLog's inverse). */
-function toZ(v: number): number {
-  return Math.log1p(Math.max(0, v) * 60);
-}
-
 /** `fc` with every quantile above the p50 moved `exponent` times as far from it on the log scale. */
 export function applyBand(fc: QuantileForecast, exponent: number): QuantileForecast {
   if (!fc.probabilistic || exponent === 1) return fc;
@@ -63,8 +58,8 @@ export function applyBand(fc: QuantileForecast, exponent: number): QuantileForec
   const values = fc.values.map((row, q) => {
     if (q === 0) return row;
     return Float64Array.from(row, (v, h) => {
-      const z50 = toZ(p50[h]);
-      return fromLog(z50 + exponent * (toZ(v) - z50));
+      const z50 = logOf(p50[h]);
+      return fromLog(z50 + exponent * (logOf(v) - z50));
     });
   });
   return sanitizeForecast({ ...fc, values });

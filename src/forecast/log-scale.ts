@@ -4,9 +4,14 @@
  */
 const PER_MINUTE = 60;
 
+/** z of one per-second rate; a negative value counts as 0. */
+export function logOf(x: number): number {
+  return Math.log1p(Math.max(0, x) * PER_MINUTE);
+}
+
 /** z of every value; a gap (NaN) stays NaN, a negative value counts as 0. */
 export function toLog(v: Float64Array): Float64Array {
-  return Float64Array.from(v, (x) => (Number.isNaN(x) ? NaN : Math.log1p(Math.max(0, x) * PER_MINUTE)));
+  return Float64Array.from(v, (x) => (Number.isNaN(x) ? NaN : logOf(x)));
 }
 
 /** The per-second rate of a z. */

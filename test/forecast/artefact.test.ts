@@ -39,6 +39,18 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A saved naive model whose meta.json then gets `patch` over its keys (a hand-edited or corrupt artefact). */
+async function naiveModelWithMeta(prefix: string, patch: Record<string, unknown>): Promise<{ out: string; metaFile: string }> {
+  const out = path.join(dir, `${prefix}-${Math.random().toString(36).slice(2)}`);
+  const a = new NaiveForecaster();
+  await a.fit(series);
+  await saveModel(out, { forecaster: a, training: series });
+  const metaFile = path.join(out, 'meta.json');
+  const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(metaFile, JSON.stringify({ ...meta, ...patch }));
+  return { out, metaFile };
+}
+
 function expectSamePredictions(a: Forecaster, b: Forecaster, horizon: number): void {
   const fa = a.predict(horizon, series);
   const fb = b.predict(horizon, series);
@@ -94,13 +106,7 @@ describe('model artefacts', () => {
     [{ members: [{ kind: 'ensemble', dir: 'member-0' }, { kind: 'naive', dir: 'member-1' }] }, /ensemble.members\[0\].kind must be one of lstm, holt-winters, gbdt, seasonal-naive/],
     [{ members: [{ kind: 'lstm', dir: 'member-0' }, { kind: 'naive', dir: 'member-1' }] }, /ensemble.members\[0\]: an lstm model needs the "lstm" section/],
   ])('rejects a bad ensemble section %j, naming the key', async (section, message) => {
-    const out = path.join(dir, `bad-ensemble-${Math.random().toString(36).slice(2)}`);
-    const a = new NaiveForecaster();
-    await a.fit(series);
-    await saveModel(out, { forecaster: a, training: series });
-    const metaFile = path.join(out, 'meta.json');
-    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, unknown>;
-    writeFileSync(metaFile, JSON.stringify({ ...meta, kind: 'ensemble', ensemble: section }));
+    const { out } = await naiveModelWithMeta('bad-ensemble', { kind: 'ensemble', ensemble: section });
     await expect(loadModel(out)).rejects.toThrow(message);
   });
 
@@ -120,13 +126,7 @@ describe('model artefacts', () => {
   });
 
   it.each([[0.5], ['wide'], [null]])('rejects band.exponent %j, naming the key and the rule', async (exponent) => {
-    const out = path.join(dir, `bad-band-${Math.random().toString(36).slice(2)}`);
-    const a = new NaiveForecaster();
-    await a.fit(series);
-    await saveModel(out, { forecaster: a, training: series });
-    const metaFile = path.join(out, 'meta.json');
-    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, unknown>;
-    writeFileSync(metaFile, JSON.stringify({ ...meta, band: { exponent } }));
+    const { out, metaFile } = await naiveModelWithMeta('bad-band', { band: { exponent } });
     await expect(loadModel(out)).rejects.toThrow(`${metaFile}: band.exponent must be a number of at least 1`);
   });
 

@@ -7,7 +7,7 @@ import { loadModel, saveModel, type ModelInfo } from '../forecast/artefact.js';
 import type { BandCalibration } from '../forecast/band.js';
 import { QUANTILES, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
 import type { EpochInfo, LstmOptions } from '../forecast/lstm.js';
-import { AutoForecaster, CANDIDATES, createCandidate, type CandidateName } from '../forecast/select.js';
+import { AutoForecaster, CANDIDATES, createCandidate, type AutoDecision, type CandidateName } from '../forecast/select.js';
 import { RATE_UNITS, parseTimestamp, type RateUnit } from '../series/csv.js';
 import { loadSeriesFile } from '../series/load.js';
 import { endMs, fillGaps, resampleMean, type Series } from '../series/series.js';
@@ -167,7 +167,7 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
       });
       await auto.fit(training);
       forecaster = auto;
-      info = { chosenBy: 'auto', scores: auto.scores as ModelInfo['scores'] };
+      info = { chosenBy: 'auto', scores: auto.scores as ModelInfo['scores'], selection: auto.decision };
     } else {
       forecaster = createCandidate(model satisfies CandidateName, { stepMs, horizon, seed, lstm });
       await forecaster.fit(training);
@@ -181,8 +181,14 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
     training,
     info: { ...info, trace: flags.trace, valueColumn: flags.valueCol, unit: flags.unit, seed, command: trainCommandLine(flags) },
   });
-  const chosen = forecaster instanceof AutoForecaster ? ` (auto chose ${forecaster.chosen ?? '?'}${bandNote(forecaster.band)})` : '';
+  const chosen = forecaster instanceof AutoForecaster ? ` (auto chose ${forecaster.chosen ?? '?'}${decisionNote(forecaster.decision)}${bandNote(forecaster.band)})` : '';
   err.write(`train: saved ${meta.kind}${chosen} to ${flags.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+/** Why auto kept the ensemble over the lowest holdout MASE, for the last line of `train`. */
+function decisionNote(d: AutoDecision | undefined): string {
+  if (!d?.dm || d.chosen === d.lowest) return '';
+  return ` over ${d.lowest}, whose lower holdout MASE is no significant lead (Diebold-Mariano t = ${d.dm.t.toFixed(2)} on ${d.dm.windows} windows)`;
 }
 
 /** How auto set the band, for the last line of `train`. */

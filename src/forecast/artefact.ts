@@ -42,6 +42,12 @@ export interface ModelInfo {
   readonly chosenBy?: 'auto' | 'forced';
   /** Holdout scores of every candidate (protocol v1 scoring on the end of the training data). */
   readonly scores?: Readonly<Record<string, MethodScores>>;
+  /**
+   * auto only: what it chose, the candidate with the lowest holdout MASE and, when that one was tested against
+   * the ensemble, the Diebold-Mariano statistic (the ensemble is kept unless t ≤ −1.645; `decide` in
+   * src/forecast/select.ts).
+   */
+  readonly selection?: { readonly chosen: string; readonly lowest: string; readonly dm?: { readonly t: number; readonly windows: number; readonly lag: number } };
   readonly trace?: string;
   readonly valueColumn?: string;
   readonly unit?: string;

@@ -4,10 +4,11 @@ import { assertFitted, disposeForecaster, sanitizeForecast, type Forecaster, typ
 /**
  * A forecast combination: the members are fitted on the same series and their forecasts averaged quantile by
  * quantile (the p50 is the mean of the members' p50s, the p90 the mean of their p90s, …). Averaging forecasts
- * of unlike models (here a neural network and exponential smoothing) is the oldest robust gain in forecasting
- * (Bates & Granger 1969; the M4 competition's top entries were combinations): their errors are only partly
- * correlated, so the mean is usually closer than either. Auto scores it on the holdout like every candidate
- * and keeps it only when it wins there.
+ * of unlike models (here a neural network, exponential smoothing and boosted trees) is the oldest robust gain
+ * in forecasting (Bates & Granger 1969; the M4 competition's top entries were combinations): their errors are
+ * only partly correlated, so the mean is usually closer than any one of them. Auto scores it on the holdout
+ * like every candidate, and keeps it when it wins there or when the winner's lead over it is not significant
+ * (`decide` in src/forecast/select.ts).
  */
 export class EnsembleForecaster implements Forecaster {
   readonly name = 'ensemble';

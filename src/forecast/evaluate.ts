@@ -109,6 +109,11 @@ export interface ScoreOptions {
   readonly to?: number;
   /** Called after each origin with (done, total). */
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * Called after each window with its mean absolute p50 error over the scored points (NaN when none is
+   * present): the per-window losses auto compares candidates on (src/forecast/compare.ts).
+   */
+  readonly onWindow?: (meanAbsError: number) => void;
 }
 
 /** Forecast origins t = from−1, from−1+H, … while the window t+1..t+H lies before `to`. */
@@ -129,8 +134,11 @@ interface Accumulator {
   ratioCount: number;
 }
 
-function scoreWindow(acc: Accumulator, y: Float64Array, w: { t: number; p50: Float64Array; upper: Float64Array; p90: Float64Array }): void {
+/** Adds one window to `acc`; returns its mean absolute p50 error (NaN when no point is present). */
+function scoreWindow(acc: Accumulator, y: Float64Array, w: { t: number; p50: Float64Array; upper: Float64Array; p90: Float64Array }): number {
   let complete = true;
+  let absErr = 0;
+  let scored = 0;
   let actualPeak = -Infinity;
   let forecastPeak = -Infinity;
   for (let h = 0; h < w.p50.length; h++) {
@@ -141,18 +149,22 @@ function scoreWindow(acc: Accumulator, y: Float64Array, w: { t: number; p50: Flo
       continue;
     }
     actualPeak = Math.max(actualPeak, a);
-    acc.absErr += Math.abs(a - w.p50[h]);
-    acc.scored++;
+    absErr += Math.abs(a - w.p50[h]);
+    scored++;
     if (a <= w.p90[h]) acc.covered++;
   }
+  acc.absErr += absErr;
+  acc.scored += scored;
   acc.windows++;
-  if (!complete) return;
-  acc.complete++;
-  if (forecastPeak < 0.9 * actualPeak) acc.under++;
-  if (actualPeak > 0) {
-    acc.ratioSum += forecastPeak / actualPeak;
-    acc.ratioCount++;
+  if (complete) {
+    acc.complete++;
+    if (forecastPeak < 0.9 * actualPeak) acc.under++;
+    if (actualPeak > 0) {
+      acc.ratioSum += forecastPeak / actualPeak;
+      acc.ratioCount++;
+    }
   }
+  return scored > 0 ? absErr / scored : NaN;
 }
 
 /**
@@ -171,7 +183,8 @@ export function scoreRollingOrigins(f: Forecaster, d: ProtocolData, o: ScoreOpti
     probabilistic = fc.probabilistic;
     const p50 = quantileRow(fc, 0.5);
     const p90 = quantileRow(fc, 0.9);
-    scoreWindow(acc, y, { t, p50, p90, upper: probabilistic ? p90 : p50 });
+    const loss = scoreWindow(acc, y, { t, p50, p90, upper: probabilistic ? p90 : p50 });
+    o.onWindow?.(loss);
     o.onProgress?.(k + 1, origins.length);
   });
   return {

@@ -4,6 +4,7 @@ import { InputError } from '../util/errors.js';
 import { seasonalScale, scoreRollingOrigins, type MethodScores, type ProtocolData } from './evaluate.js';
 import { assertFitted, assertTrainLength, disposeForecaster, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { EnsembleForecaster } from './ensemble.js';
+import { DM_CRITICAL_5, dieboldMariano } from './compare.js';
 import { BandForecaster, calibrateBand, type BandOptions, type BandCalibration } from './band.js';
 import { GbdtForecaster } from './boosted.js';
 import { HoltWintersForecaster } from './holt-winters.js';
@@ -15,8 +16,8 @@ import { log } from '../obs/log.js';
 export type CandidateName = 'lstm' | 'holt-winters' | 'gbdt' | 'ensemble' | 'seasonal-naive' | 'seasonal-naive-weekly' | 'naive';
 export const CANDIDATES: readonly CandidateName[] = ['lstm', 'holt-winters', 'gbdt', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'];
 
-/** The members of the `ensemble` candidate, in order. */
-export const ENSEMBLE_MEMBERS = ['lstm', 'holt-winters'] as const satisfies readonly CandidateName[];
+/** The members of the `ensemble` candidate, in order: one of each family (neural, exponential smoothing, trees). */
+export const ENSEMBLE_MEMBERS = ['lstm', 'holt-winters', 'gbdt'] as const satisfies readonly CandidateName[];
 
 export interface AutoOptions {
   readonly stepMs?: number;
@@ -73,6 +74,11 @@ export function isSane(s: MethodScores): boolean {
   return s.coverageP90 >= SANE.minCoverage && s.coverageP90 <= SANE.maxCoverage;
 }
 
+/** 0: clears the sanity bar; 1: probabilistic; 2: a point forecast. Lower tiers win before MASE is compared. */
+function tierOf(s: MethodScores): number {
+  return isSane(s) ? 0 : s.coverageP90 !== null ? 1 : 2;
+}
+
 /**
  * Picks the best of `scores`: the lowest MASE among candidates whose p90 clears the sanity bar; when none
  * does, the lowest MASE among the probabilistic ones (a calibrated-ish band beats none), else the lowest MASE.
@@ -80,16 +86,46 @@ export function isSane(s: MethodScores): boolean {
 export function pickBest(scores: Readonly<Partial<Record<CandidateName, MethodScores>>>): CandidateName {
   const entries = Object.entries(scores).filter((e): e is [CandidateName, MethodScores] => e[1] !== undefined && Number.isFinite(e[1].mase));
   if (entries.length === 0) throw new InputError('auto: no candidate could be scored on the holdout');
-  const byMase = (a: [CandidateName, MethodScores], b: [CandidateName, MethodScores]): number => a[1].mase - b[1].mase;
-  const sane = entries.filter((e) => isSane(e[1])).sort(byMase);
-  if (sane.length > 0) return sane[0][0];
-  const prob = entries.filter((e) => e[1].coverageP90 !== null).sort(byMase);
-  return (prob.length > 0 ? prob : entries.sort(byMase))[0][0];
+  entries.sort((a, b) => tierOf(a[1]) - tierOf(b[1]) || a[1].mase - b[1].mase);
+  return entries[0][0];
+}
+
+/** How auto chose: the lowest holdout MASE, or the combination when that lead is not significant. */
+export interface AutoDecision {
+  readonly chosen: CandidateName;
+  /** `pickBest`'s choice: the lowest holdout MASE in the best tier of the sanity bar. */
+  readonly lowest: CandidateName;
+  /**
+   * The Diebold-Mariano test of `lowest`'s per-window losses against the ensemble's, when both are in the
+   * same tier (t < 0: `lowest` is better; the ensemble is kept unless t ≤ −1.645).
+   */
+  readonly dm?: { readonly t: number; readonly windows: number; readonly lag: number };
+}
+
+/**
+ * `pickBest`, then one more question: is the winner's lead over the `ensemble` candidate (the combination of
+ * one model per family) significant? A single model must beat the combination on the holdout's windows with a
+ * one-sided Diebold-Mariano test at 5 %; otherwise the combination is kept. A holdout of a week or two cannot
+ * tell close models apart, and when it cannot, a combination is the safer bet on data it has not seen: its
+ * members' errors partly cancel, and picking one model is estimating weights of 0 and 1, which adds the noise
+ * of the holdout that equal weights do not (the "forecast combination puzzle", Claeskens et al. 2016). The ensemble must clear the same tier of the
+ * sanity bar as the winner: a sane model is never swapped for a combination that is not.
+ */
+export function decide(scores: Readonly<Partial<Record<CandidateName, MethodScores>>>, losses: Readonly<Partial<Record<CandidateName, readonly number[]>>>): AutoDecision {
+  const lowest = pickBest(scores);
+  const ens = scores.ensemble;
+  const a = losses[lowest];
+  const b = losses.ensemble;
+  if (lowest === 'ensemble' || ens === undefined || !Number.isFinite(ens.mase) || a === undefined || b === undefined) return { chosen: lowest, lowest };
+  if (tierOf(ens) !== tierOf(scores[lowest] as MethodScores)) return { chosen: lowest, lowest };
+  const r = dieboldMariano(a, b);
+  const dm = { t: r.t, windows: r.n, lag: r.lag };
+  return { chosen: r.t <= -DM_CRITICAL_5 ? lowest : 'ensemble', lowest, dm };
 }
 
 /** What the holdout decided. */
 interface Holdout {
-  readonly chosen: CandidateName;
+  readonly decision: AutoDecision;
   readonly scores: Partial<Record<CandidateName, MethodScores>>;
   readonly band: BandCalibration | undefined;
 }
@@ -97,14 +133,14 @@ interface Holdout {
 /**
  * `auto`: fits every candidate on the first part of the training series, scores each on a time-ordered
  * holdout at its end with protocol v1's rolling-origin scoring (src/forecast/evaluate.ts), keeps the best
- * (`pickBest`), calibrates its upper band on the same holdout's window peaks (src/forecast/band.ts), and
- * refits it on the whole training series. `chosen`, `scores` and `band` say what happened.
+ * (`decide`: the lowest MASE, unless its lead over the combination is not significant), calibrates its upper band on the same holdout's window peaks (src/forecast/band.ts), and
+ * refits it on the whole training series. `chosen`, `decision`, `scores` and `band` say what happened.
  */
 export class AutoForecaster implements Forecaster {
   readonly name = 'auto';
   private readonly stepMs: number;
   private winner: Forecaster | undefined;
-  private chosenName: CandidateName | undefined;
+  private decided: AutoDecision | undefined;
   private allScores: Partial<Record<CandidateName, MethodScores>> = {};
 
   constructor(private readonly o: AutoOptions = {}) {
@@ -126,7 +162,12 @@ export class AutoForecaster implements Forecaster {
 
   /** The winner's name, after fit. */
   get chosen(): string | undefined {
-    return this.chosenName;
+    return this.decided?.chosen;
+  }
+
+  /** How the winner was picked (the lowest MASE, and the test against the ensemble), after fit. */
+  get decision(): AutoDecision | undefined {
+    return this.decided;
   }
 
   /** Holdout scores of every candidate that could be fitted. */
@@ -163,14 +204,18 @@ export class AutoForecaster implements Forecaster {
     } finally {
       for (const f of fitted.values()) disposeForecaster(f);
     }
-    const { chosen, scores, band } = held;
-    log.info({ chosen, scores: Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, v.mase])), bandExponent: band?.exponent }, 'auto: holdout scores (MASE)');
+    const { decision, scores, band } = held;
+    const { chosen } = decision;
+    log.info(
+      { chosen, lowest: decision.lowest, dmT: decision.dm?.t, scores: Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, v.mase])), bandExponent: band?.exponent },
+      'auto: holdout scores (MASE)',
+    );
     this.o.onStage?.({ candidate: chosen, phase: 'refit' });
     const winner = create(chosen, opts);
     await winner.fit(series);
     if (this.winner) disposeForecaster(this.winner);
     this.winner = band ? new BandForecaster(winner, band) : winner;
-    this.chosenName = chosen;
+    this.decided = decision;
     this.allScores = scores;
   }
 
@@ -181,6 +226,7 @@ export class AutoForecaster implements Forecaster {
   private async judge(d: ProtocolData, create: (name: CandidateName) => Forecaster, fitted: Map<CandidateName, Forecaster>): Promise<Holdout> {
     const first = sliceSeries(d.actual, 0, d.trainEnd);
     const scores: Partial<Record<CandidateName, MethodScores>> = {};
+    const losses: Partial<Record<CandidateName, number[]>> = {};
     const scored = new Map<CandidateName, Forecaster>();
     for (const name of this.o.candidates ?? CANDIDATES) {
       let f: Forecaster;
@@ -194,15 +240,17 @@ export class AutoForecaster implements Forecaster {
         if (!(await this.fitCandidate(name, f, first))) continue;
         fitted.set(name, f);
       }
-      scores[name] = scoreRollingOrigins(f, d);
+      const windowLosses: number[] = [];
+      scores[name] = scoreRollingOrigins(f, d, { onWindow: (l) => windowLosses.push(l) });
+      losses[name] = windowLosses;
       scored.set(name, f);
     }
-    const chosen = pickBest(scores);
-    const onHoldout = scored.get(chosen) as Forecaster;
+    const decision = decide(scores, losses);
+    const onHoldout = scored.get(decision.chosen) as Forecaster;
     // The band's caps on overshoot are the sanity bar's, so widening never makes the winner fail it there.
     const caps = { maxPeakRatio: SANE.maxPeakRatio };
     const band = this.o.band !== false && onHoldout.probabilistic ? calibrateBand(onHoldout, d, { ...caps, ...this.o.band }) : undefined;
-    return { chosen, scores, band };
+    return { decision, scores, band };
   }
 
   /**

@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { TargetConfig } from '../config/schema.js';
-import { loadModel, saveModel, type ModelMeta } from '../forecast/artefact.js';
+import { loadModel, saveModel, type ModelInfo as ArtefactInfo, type ModelMeta } from '../forecast/artefact.js';
 import type { BandCalibration } from '../forecast/band.js';
 import { scoreRollingOrigins, seasonalScale, type MethodScores, type ProtocolData } from '../forecast/evaluate.js';
 import type { Forecaster } from '../forecast/forecaster.js';
 import { createForecaster } from '../forecast/registry.js';
+import { AutoForecaster } from '../forecast/select.js';
 import { initTf } from '../forecast/tf-backend.js';
 import { fillGaps, resampleMean, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS, type Clock } from '../util/clock.js';
@@ -41,8 +42,8 @@ function infoOf(meta: ModelMeta): ModelInfo {
  * history resampled to its step.
  */
 export class DiskModelProvider implements ModelProvider {
-  /** The series each trained model saw and auto's holdout scores, for saving it (meta.json records both). */
-  private readonly training = new WeakMap<Forecaster, { readonly series: Series; readonly scores?: Readonly<Record<string, MethodScores>> }>();
+  /** The series each trained model saw and what auto recorded (holdout scores, its decision), for saving it in meta.json. */
+  private readonly training = new WeakMap<Forecaster, { readonly series: Series; readonly auto: Pick<ArtefactInfo, 'scores' | 'selection'> }>();
 
   /** `extra`: method options for in-process training (tests and tiny models: epochs, units…). */
   constructor(private readonly o: { modelsDir: string; clock: Clock; seed?: number; inProcess?: boolean; extra?: Readonly<Record<string, unknown>> }) {}
@@ -83,7 +84,7 @@ export class DiskModelProvider implements ModelProvider {
         { signal: o.signal, label: `train ${t.name}` },
       );
       const { forecaster, meta } = await loadModel(out);
-      this.training.set(forecaster, { series, scores: meta.scores });
+      this.training.set(forecaster, { series, auto: { scores: meta.scores, selection: meta.selection } });
       return { forecaster, stepMs: meta.stepMs, info: { ...infoOf(meta), trainedAtMs: this.o.clock.now() } };
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -96,12 +97,11 @@ export class DiskModelProvider implements ModelProvider {
     const extra = { ...this.o.extra, ...(calendar ? { events: calendar } : {}) };
     const f = createForecaster(t.forecast.model, { stepMs, horizon, seed: this.o.seed ?? 1, extra });
     await f.fit(series);
-    const scores = (f as { scores?: Readonly<Record<string, MethodScores>> }).scores;
-    this.training.set(f, { series, scores });
+    const auto = f instanceof AutoForecaster ? f : undefined;
+    const scores = auto?.scores as Readonly<Record<string, MethodScores>> | undefined;
+    this.training.set(f, { series, auto: { scores, selection: auto?.decision } });
     const { backend } = await initTf();
-    const kind = (f as { chosen?: string }).chosen ?? f.name;
-    const band = (f as { band?: BandCalibration }).band;
-    return { forecaster: f, stepMs, info: { kind, trainedAtMs: this.o.clock.now(), backend, scores: flatScores(scores), ...bandInfo(band) } };
+    return { forecaster: f, stepMs, info: { kind: auto?.chosen ?? f.name, trainedAtMs: this.o.clock.now(), backend, scores: flatScores(scores), ...bandInfo(auto?.band) } };
   }
 
   /** MASE of the model's rolling forecasts over [recentFromMs, end of history), scaled by the seasonal difference before it. */
@@ -117,8 +117,7 @@ export class DiskModelProvider implements ModelProvider {
   async save(t: TargetConfig, m: LoadedModel): Promise<void> {
     const trained = this.training.get(m.forecaster);
     if (!trained) return; // loaded from disk: already saved
-    const { series, scores } = trained;
-    await saveModel(this.ownDir(t), { forecaster: m.forecaster, training: series, info: { chosenBy: t.forecast.model === 'auto' ? 'auto' : 'forced', ...(scores ? { scores } : {}) } });
+    await saveModel(this.ownDir(t), { forecaster: m.forecaster, training: trained.series, info: { chosenBy: t.forecast.model === 'auto' ? 'auto' : 'forced', ...trained.auto } });
   }
 }
 

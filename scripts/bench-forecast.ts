@@ -27,7 +27,7 @@ const LABELS: Record<MethodName, string> = {
   lstm: 'LSTM',
   'holt-winters': 'Holt-Winters',
   gbdt: 'boosted trees (direct)',
-  ensemble: 'ensemble (LSTM + Holt-Winters)',
+  ensemble: 'ensemble (LSTM + Holt-Winters + gbdt)',
   'seasonal-naive': 'seasonal naive (daily)',
   'seasonal-naive-weekly': 'seasonal naive (weekly)',
   naive: 'naive',

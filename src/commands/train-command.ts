@@ -186,7 +186,7 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
 }
 
 /** Why auto kept the ensemble over the lowest holdout MASE, for the last line of `train`. */
-function decisionNote(d: AutoDecision | undefined): string {
+export function decisionNote(d: AutoDecision | undefined): string {
   if (!d?.dm || d.chosen === d.lowest) return '';
   return ` over ${d.lowest}, whose lower holdout MASE is no significant lead (Diebold-Mariano t = ${d.dm.t.toFixed(2)} on ${d.dm.windows} windows)`;
 }

@@ -107,9 +107,10 @@ export interface AutoDecision {
  * one model per family) significant? A single model must beat the combination on the holdout's windows with a
  * one-sided Diebold-Mariano test at 5 %; otherwise the combination is kept. A holdout of a week or two cannot
  * tell close models apart, and when it cannot, a combination is the safer bet on data it has not seen: its
- * members' errors partly cancel, and picking one model is estimating weights of 0 and 1, which adds the noise
- * of the holdout that equal weights do not (the "forecast combination puzzle", Claeskens et al. 2016). The ensemble must clear the same tier of the
- * sanity bar as the winner: a sane model is never swapped for a combination that is not.
+ * members' errors partly cancel, and picking one model is estimating weights of 0 and 1, which adds the
+ * holdout's noise that equal weights do not (the "forecast combination puzzle", Claeskens et al. 2016).
+ * The ensemble must clear the same tier of the sanity bar as the winner: a sane model is never swapped for a
+ * combination that is not.
  */
 export function decide(scores: Readonly<Partial<Record<CandidateName, MethodScores>>>, losses: Readonly<Partial<Record<CandidateName, readonly number[]>>>): AutoDecision {
   const lowest = pickBest(scores);
@@ -133,8 +134,8 @@ interface Holdout {
 /**
  * `auto`: fits every candidate on the first part of the training series, scores each on a time-ordered
  * holdout at its end with protocol v1's rolling-origin scoring (src/forecast/evaluate.ts), keeps the best
- * (`decide`: the lowest MASE, unless its lead over the combination is not significant), calibrates its upper band on the same holdout's window peaks (src/forecast/band.ts), and
- * refits it on the whole training series. `chosen`, `decision`, `scores` and `band` say what happened.
+ * (`decide`: the lowest MASE, unless its lead over the combination is not significant), calibrates its upper
+ * band on the same holdout's window peaks (src/forecast/band.ts), and refits it on the whole training series. `chosen`, `decision`, `scores` and `band` say what happened.
  */
 export class AutoForecaster implements Forecaster {
   readonly name = 'auto';

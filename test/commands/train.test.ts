@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { registerTrainCommands, type ForecastJson } from '../../src/commands/train-command.js';
+import { decisionNote, registerTrainCommands, type ForecastJson } from '../../src/commands/train-command.js';
 import type { ModelMeta } from '../../src/forecast/artefact.js';
 import { InputError } from '../../src/util/errors.js';
 
@@ -80,6 +80,9 @@ describe('prescale train / forecast', () => {
     // The band check on the holdout is recorded for a probabilistic winner (none for a point forecast).
     expect(meta.band === undefined).toBe(['seasonal-naive', 'naive'].includes(meta.kind));
     expect(meta.band?.exponent ?? 1).toBeGreaterThanOrEqual(1);
+    // What auto decided: the winner is the saved kind; the lowest holdout MASE is one of the scored candidates.
+    expect(meta.selection?.chosen).toBe(meta.kind);
+    expect(Object.keys(meta.scores ?? {})).toContain(meta.selection?.lowest);
     const text = await run(['forecast', '--model', out, '--trace', trace]);
     expect(text).toMatch(/forecast from 2024-03-04T00:00:00.000Z/);
     expect(text.trim().split('\n')).toHaveLength(4);
@@ -93,6 +96,15 @@ describe('prescale train / forecast', () => {
     const args = ['train', '--trace', trace, '--out', path.join(dir, 'bad'), ...flags];
     await expect(run(args)).rejects.toThrow(InputError);
     await expect(run(args)).rejects.toThrow(message);
+  });
+
+  it('says why auto kept the ensemble over a lower holdout MASE, and nothing when it kept the lowest', () => {
+    expect(decisionNote({ chosen: 'ensemble', lowest: 'holt-winters', dm: { t: -0.7337, windows: 464, lag: 5 } })).toBe(
+      ' over holt-winters, whose lower holdout MASE is no significant lead (Diebold-Mariano t = -0.73 on 464 windows)',
+    );
+    expect(decisionNote({ chosen: 'lstm', lowest: 'lstm', dm: { t: -2.5, windows: 400, lag: 5 } })).toBe('');
+    expect(decisionNote({ chosen: 'ensemble', lowest: 'ensemble' })).toBe('');
+    expect(decisionNote(undefined)).toBe('');
   });
 
   it('names a missing model directory', async () => {

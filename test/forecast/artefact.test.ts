@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadModel, saveModel } from '../../src/forecast/artefact.js';
 import { BandForecaster } from '../../src/forecast/band.js';
+import { GbdtForecaster } from '../../src/forecast/boosted.js';
 import { EnsembleForecaster } from '../../src/forecast/ensemble.js';
 import type { Forecaster } from '../../src/forecast/forecaster.js';
 import { HoltWintersForecaster } from '../../src/forecast/holt-winters.js';
@@ -85,18 +86,21 @@ describe('model artefacts', () => {
     expectSamePredictions(f, forecaster, 4);
   });
 
-  it('round-trips an ensemble of the LSTM and Holt-Winters, each member in its own directory', async () => {
+  it("round-trips auto's ensemble (the LSTM, Holt-Winters and gbdt), each member in its own directory", async () => {
     const hw = new HoltWintersForecaster({ stepMs: STEP });
     await hw.fit(series);
-    const ens = new EnsembleForecaster([lstm, hw], { fitted: true });
+    const gbdt = new GbdtForecaster({ stepMs: STEP, horizon: 2 });
+    await gbdt.fit(series);
+    const ens = new EnsembleForecaster([lstm, hw, gbdt], { fitted: true });
     const out = path.join(dir, 'ensemble');
     await saveModel(out, { forecaster: ens, training: series });
     expect(existsSync(path.join(out, 'member-0', 'weights.bin'))).toBe(true);
     expect(existsSync(path.join(out, 'member-1', 'history.json'))).toBe(true);
+    expect(existsSync(path.join(out, 'member-2', 'trees.json'))).toBe(true);
     const { forecaster, meta } = await loadModel(out);
     expect(meta.kind).toBe('ensemble');
     expect(meta.horizon).toBe(2);
-    expect(meta.ensemble?.members.map((m) => m.kind)).toEqual(['lstm', 'holt-winters']);
+    expect(meta.ensemble?.members.map((m) => m.kind)).toEqual(['lstm', 'holt-winters', 'gbdt']);
     expectSamePredictions(ens, forecaster, 2);
   });
 

@@ -46,7 +46,7 @@ describe('DiskModelProvider', () => {
     expect(mase).toBeLessThan(1); // the trend is learnt: better than repeating the day before
   }, 120_000);
 
-  it("saves what auto decided (holdout scores, the band) and loads back the same quantiles", async () => {
+  it("saves what auto decided (holdout scores, its selection, the band) and loads back the same quantiles", async () => {
     const modelsDir = mkdtempSync(path.join(tmpdir(), 'prescale-models-'));
     const p = new DiskModelProvider({ modelsDir, clock: new ManualClock(T0 + 4 * 1440 * MINUTE_MS), inProcess: true, extra: { epochs: 1, units: 4, window: 12 } });
     const auto = { ...target, forecast: { ...target.forecast, model: 'auto' as const } };
@@ -56,6 +56,8 @@ describe('DiskModelProvider', () => {
     expect(meta.chosenBy).toBe('auto');
     expect(Object.keys(meta.scores ?? {})).toEqual(expect.arrayContaining(['lstm', 'holt-winters', 'naive']));
     expect(meta.band === undefined).toBe(['seasonal-naive', 'naive'].includes(meta.kind));
+    expect(meta.selection?.chosen).toBe(meta.kind);
+    expect(Object.keys(meta.scores ?? {})).toContain(meta.selection?.lowest);
     const back = await p.load(auto);
     // The dashboard's "p90 band" row: the same from the trained model and from what was saved.
     expect(m.info.band?.exponent).toBe(meta.band?.exponent);

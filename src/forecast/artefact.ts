@@ -3,14 +3,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { endMs, type Series } from '../series/series.js';
-import { MINUTE_MS } from '../util/clock.js';
+import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { Forecaster } from './forecaster.js';
 import type { MethodScores } from './evaluate.js';
 import { EnsembleForecaster } from './ensemble.js';
 import { BandForecaster, type BandCalibration } from './band.js';
 import { GbdtForecaster, gbdtFeatureNames, type GbdtState } from './boosted.js';
-import { HoltWintersForecaster, type HoltWintersParams } from './holt-winters.js';
+import { HoltWintersForecaster, type HoltWintersParams, type HoltWintersSaved } from './holt-winters.js';
 import { LstmForecaster, type LstmState } from './lstm.js';
 import { NaiveForecaster } from './naive.js';
 import { SeasonalNaiveForecaster } from './seasonal-naive.js';
@@ -25,8 +25,19 @@ export interface EnsembleMemberMeta {
   readonly kind: Exclude<ModelKind, 'ensemble'>;
   readonly dir: string;
   readonly lstm?: LstmState;
-  readonly holtWinters?: { readonly params: HoltWintersParams };
+  readonly holtWinters?: HoltWintersMeta;
   readonly gbdt?: GbdtMeta;
+}
+
+/**
+ * A Holt-Winters model in meta.json: its parameters and, since 2026-11-27, the start state, residual quantiles
+ * and mse the fit found, so loading does not estimate them again (older files without them still load).
+ */
+export interface HoltWintersMeta {
+  readonly params: HoltWintersParams;
+  readonly start?: { readonly level: number; readonly trend: number; readonly season: readonly number[] };
+  readonly residualQuantiles?: readonly (readonly number[])[];
+  readonly mse?: number;
 }
 
 /** A gbdt model's summary in meta.json; the trees, normalisation and residual quantiles are in `trees.json`. */
@@ -65,7 +76,7 @@ export interface ModelMeta extends ModelInfo {
   readonly dataRange: { readonly startMs: number; readonly endMs: number; readonly start: string; readonly end: string; readonly points: number };
   /** The LSTM's window, features, normalisation (log1p mean/sd on the training series) and training summary. */
   readonly lstm?: LstmState;
-  readonly holtWinters?: { readonly params: HoltWintersParams };
+  readonly holtWinters?: HoltWintersMeta;
   readonly gbdt?: GbdtMeta;
   /** An ensemble's members (forecasts averaged quantile by quantile). */
   readonly ensemble?: { readonly members: readonly EnsembleMemberMeta[] };
@@ -167,7 +178,7 @@ export async function saveModel(dir: string, a: { forecaster: Forecaster; traini
 interface KindExtra {
   readonly horizon?: number;
   readonly lstm?: LstmState;
-  readonly holtWinters?: { readonly params: HoltWintersParams };
+  readonly holtWinters?: HoltWintersMeta;
   readonly gbdt?: GbdtMeta;
   readonly ensemble?: { readonly members: readonly EnsembleMemberMeta[] };
 }
@@ -224,7 +235,8 @@ async function writeKindFiles(dir: string, f: Forecaster, training: Series): Pro
   if (f instanceof HoltWintersForecaster) {
     const fitted = f.fitted;
     if (!fitted) throw new Error('holt-winters: save called before fit');
-    return { holtWinters: { params: fitted.params } };
+    const { level, trend, season } = fitted.start;
+    return { holtWinters: { params: fitted.params, start: { level, trend, season: Array.from(season) }, residualQuantiles: fitted.residualQuantiles, mse: fitted.mse } };
   }
   return {};
 }
@@ -313,9 +325,9 @@ async function rebuild(dir: string, meta: ModelMeta): Promise<Forecaster> {
       return new EnsembleForecaster(members, { fitted: true });
     }
     case 'gbdt':
-      return GbdtForecaster.fromState(readGbdtState(path.join(dir, GBDT_FILE), meta));
+      return loadGbdt(path.join(dir, GBDT_FILE), meta);
     case 'holt-winters':
-      return refit(new HoltWintersForecaster({ stepMs: meta.stepMs, objective: 'horizon', objectiveHorizon: meta.horizon, params: meta.holtWinters?.params }), dir);
+      return refit(new HoltWintersForecaster({ stepMs: meta.stepMs, objective: 'horizon', objectiveHorizon: meta.horizon, params: meta.holtWinters?.params, saved: savedHoltWinters(dir, meta.holtWinters, meta.stepMs) }), dir);
     case 'seasonal-naive':
       return refit(new SeasonalNaiveForecaster({ season: 'daily', stepMs: meta.stepMs }), dir);
     case 'seasonal-naive-weekly':
@@ -330,6 +342,16 @@ async function rebuild(dir: string, meta: ModelMeta): Promise<Forecaster> {
 }
 
 const GBDT_FILE = 'trees.json';
+
+/** A gbdt model from its trees.json; a malformed tree is an InputError naming the file and the tree. */
+function loadGbdt(file: string, meta: ModelMeta): GbdtForecaster {
+  const state = readGbdtState(file, meta);
+  try {
+    return GbdtForecaster.fromState(state);
+  } catch (err: unknown) {
+    throw new InputError(`${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
 
 /** trees.json: the whole fitted state; checked against meta.json so a file from another model is caught. */
 function readGbdtState(file: string, meta: ModelMeta): GbdtState {
@@ -347,6 +369,27 @@ function readGbdtState(file: string, meta: ModelMeta): GbdtState {
     }
   });
   return doc as unknown as GbdtState;
+}
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function isStartState(v: unknown): v is NonNullable<HoltWintersMeta['start']> {
+  return isRecord(v) && finite(v.level) && finite(v.trend) && Array.isArray(v.season) && v.season.every(finite);
+}
+
+/** The start state and residual quantiles a Holt-Winters fit saved, checked; none in files written before they were. */
+function savedHoltWinters(dir: string, hw: HoltWintersMeta | undefined, stepMs: number): HoltWintersSaved | undefined {
+  if (hw?.start === undefined) return undefined;
+  const where = `${path.join(dir, 'meta.json')}: holtWinters`;
+  const { start, residualQuantiles: rq, mse } = hw as Record<string, unknown> & HoltWintersMeta;
+  if (!isStartState(start)) throw new InputError(`${where}.start must hold numbers level and trend and an array of numbers season`);
+  const day = Math.round(DAY_MS / stepMs);
+  if (start.season.length !== day) throw new InputError(`${where}.start.season has ${start.season.length} slots, a day has ${day} steps of ${stepMs / MINUTE_MS} min`);
+  if (!Array.isArray(rq) || rq.length === 0 || !rq.every((r: unknown) => Array.isArray(r) && r.length === rq[0].length && r.every(finite))) {
+    throw new InputError(`${where}.residualQuantiles must be a non-empty array of equally long arrays of numbers`);
+  }
+  if (!finite(mse)) throw new InputError(`${where}.mse must be a number, ${JSON.stringify(mse)} given`);
+  return { start, residualQuantiles: rq, mse };
 }
 
 /** Baselines come back by refitting on the saved training series with the saved parameters: same state, same forecasts. */

@@ -2,7 +2,7 @@ import { endMs, fillGaps, timeAt, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
-import { boost, predictRow, type BoostedModel, type BoostOptions } from './gbdt.js';
+import { boost, fromForest, predictForest, toForest, type BoostedModel, type BoostOptions, type Forest } from './gbdt.js';
 import { assertSomeValues } from './naive.js';
 import { quantileSorted } from '../util/stats.js';
 import { fromLog, toLog } from './log-scale.js';
@@ -105,20 +105,31 @@ function toZ(values: Float64Array, mu: number, sd: number): Float64Array {
   return toLog(values).map((l) => (l - mu) / sd);
 }
 
+/** What a fitted forecaster holds: the state with each step's model packed as a `Forest`. */
+type Fitted = Omit<GbdtState, 'models'> & { readonly forests: readonly Forest[] };
+
 export class GbdtForecaster implements Forecaster {
   readonly name = 'gbdt';
   readonly probabilistic = true;
-  private st: GbdtState | undefined;
+  private st: Fitted | undefined;
   private stepMs: number;
 
   constructor(private readonly o: GbdtOptions = {}) {
     this.stepMs = o.stepMs ?? 5 * MINUTE_MS;
   }
 
-  /** Rebuilds a fitted forecaster from its saved state. */
+  /** Rebuilds a fitted forecaster from its saved state; throws naming `models[i]` when a tree is malformed. */
   static fromState(st: GbdtState): GbdtForecaster {
     const f = new GbdtForecaster({ stepMs: st.stepMs, horizon: st.horizon, lags: st.lags });
-    f.st = st;
+    const { models, ...rest } = st;
+    const forests = models.map((m, i) => {
+      try {
+        return toForest(m);
+      } catch (err: unknown) {
+        throw new Error(`models[${i}]: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+    });
+    f.st = { ...rest, forests };
     return f;
   }
 
@@ -132,8 +143,11 @@ export class GbdtForecaster implements Forecaster {
     return Math.max(2 * day, day + 1 + this.horizon + MIN_ORIGINS);
   }
 
+  /** The fitted state as trees.json holds it (each model unpacked from its forest on every call). */
   get state(): GbdtState | undefined {
-    return this.st;
+    if (!this.st) return undefined;
+    const { forests, ...rest } = this.st;
+    return { ...rest, models: forests.map(fromForest) };
   }
 
   async fit(series: Series): Promise<void> {
@@ -180,7 +194,7 @@ export class GbdtForecaster implements Forecaster {
     const from = Math.max(0, n - contextNeed(shape));
     this.st = {
       ...shape,
-      models,
+      forests: models.map(toForest),
       residualQuantiles,
       tailStartMs: timeAt(series, from),
       tail: Array.from(series.values.subarray(from), (v) => (Number.isNaN(v) ? null : v)),
@@ -189,7 +203,7 @@ export class GbdtForecaster implements Forecaster {
 
   predict(horizon: number, context?: Series): QuantileForecast {
     assertFitted(this.name, this.st !== undefined);
-    const st = this.st as GbdtState;
+    const st = this.st as Fitted;
     if (!(horizon >= 1 && horizon <= st.horizon)) throw new InputError(`gbdt: this model forecasts at most ${st.horizon} steps, ${horizon} asked`);
     if (context && context.stepMs !== st.stepMs) throw new InputError(`gbdt: fitted at step ${st.stepMs} ms, context has ${context.stepMs} ms`);
     const ctx = context ?? { startMs: st.tailStartMs, stepMs: st.stepMs, values: Float64Array.from(st.tail, (v) => v ?? NaN) };
@@ -203,7 +217,7 @@ export class GbdtForecaster implements Forecaster {
     const values = QUANTILES.map(() => new Float64Array(horizon));
     for (let h = 1; h <= horizon; h++) {
       features(st, { z, startMs: tail.startMs, t }, h, x);
-      const centre = z[t] + predictRow(st.models[h - 1], x);
+      const centre = z[t] + predictForest(st.forests[h - 1], x);
       QUANTILES.forEach((_, q) => {
         values[q][h - 1] = fromLog((centre + st.residualQuantiles[h - 1][q]) * st.sd + st.mu);
       });

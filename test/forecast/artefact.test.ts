@@ -86,6 +86,28 @@ describe('model artefacts', () => {
     expectSamePredictions(f, forecaster, 4);
   });
 
+  it('keeps what a Holt-Winters fit found in meta.json, loads files written without it, and names a bad entry', async () => {
+    const hw = new HoltWintersForecaster({ stepMs: STEP });
+    await hw.fit(series);
+    const out = path.join(dir, 'hw-saved');
+    const meta = await saveModel(out, { forecaster: hw, training: series });
+    expect(meta.holtWinters?.start?.season).toHaveLength(DAY);
+    expect(meta.holtWinters?.start?.level).toBe(hw.fitted!.start.level);
+    expect(meta.holtWinters?.residualQuantiles).toEqual(hw.fitted!.residualQuantiles);
+    expectSamePredictions(hw, (await loadModel(out)).forecaster, 4);
+    // A file from before the start state was saved: the load estimates it again, to the same forecasts.
+    const metaFile = path.join(out, 'meta.json');
+    const doc = JSON.parse(readFileSync(metaFile, 'utf8')) as { holtWinters: Record<string, unknown> };
+    writeFileSync(metaFile, JSON.stringify({ ...doc, holtWinters: { params: doc.holtWinters.params } }));
+    expectSamePredictions(hw, (await loadModel(out)).forecaster, 4);
+    writeFileSync(metaFile, JSON.stringify({ ...doc, holtWinters: { ...doc.holtWinters, start: { level: 1, trend: 0, season: [1, 'x'] } } }));
+    await expect(loadModel(out)).rejects.toThrow(/meta\.json: holtWinters\.start must hold numbers level and trend and an array of numbers season/);
+    writeFileSync(metaFile, JSON.stringify({ ...doc, holtWinters: { ...doc.holtWinters, mse: null } }));
+    await expect(loadModel(out)).rejects.toThrow(/holtWinters\.mse must be a number, null given/);
+    writeFileSync(metaFile, JSON.stringify({ ...doc, holtWinters: { ...doc.holtWinters, start: { level: 1, trend: 0, season: [1, 2] } } }));
+    await expect(loadModel(out)).rejects.toThrow(/meta\.json: holtWinters\.start\.season has 2 slots, a day has 96 steps of 15 min/);
+  });
+
   it("round-trips auto's ensemble (the LSTM, Holt-Winters and gbdt), each member in its own directory", async () => {
     const hw = new HoltWintersForecaster({ stepMs: STEP });
     await hw.fit(series);

@@ -101,6 +101,11 @@ describe('GbdtForecaster', () => {
       doc.models[2].trees.pop();
       writeFileSync(file, JSON.stringify(doc));
       await expect(loadModel(path.join(dir, 'm'))).rejects.toThrow(/trees\.json: models\[2\] must hold base and \d+ trees/);
+      const tangled = JSON.parse(readFileSync(file, 'utf8')) as { models: { trees: { right: number[] }[] }[] };
+      doc.models[2].trees.push(tangled.models[2].trees[0]);
+      (doc.models[1].trees[0] as { right: number[] }).right[0] = 0;
+      writeFileSync(file, JSON.stringify(doc));
+      await expect(loadModel(path.join(dir, 'm'))).rejects.toThrow(/trees\.json: models\[1\]: tree 0, node 0: needs a feature below \d+ and two children side by side/);
       writeFileSync(file, '{"models": [');
       await expect(loadModel(path.join(dir, 'm'))).rejects.toThrow(/trees\.json: not valid JSON/);
     } finally {

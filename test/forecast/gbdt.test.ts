@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { boost, predictRow, type Matrix } from '../../src/forecast/gbdt.js';
+import { boost, fromForest, predictForest, predictRow, toForest, type Matrix } from '../../src/forecast/gbdt.js';
 import { mulberry32 } from '../../src/util/prng.js';
 
 /** `rows` rows of `features` uniform inputs and the targets `fn(x)` plus noise of standard deviation `noise`. */
@@ -40,6 +40,30 @@ describe('boost (gradient-boosted trees)', () => {
     const splitsOnNoise = res.model.trees.flatMap((t) => t.feature).filter((f) => f === 3).length;
     const splits = res.model.trees.flatMap((t) => t.feature).filter((f) => f >= 0).length;
     expect(splitsOnNoise / splits).toBeLessThan(0.2);
+  });
+
+  it('packs a model into a flat forest that predicts the same to the bit and unpacks to the same trees', () => {
+    const { x, y } = dataset(3000, 4, target, 0.1, 5);
+    const { model } = boost(x, y, 500, { rounds: 80 });
+    const forest = toForest(model);
+    expect(forest.roots.length).toBe(model.trees.length);
+    expect(forest.feature.length).toBe(model.trees.reduce((a, t) => a + t.feature.length, 0));
+    for (let r = 0; r < 3000; r += 97) expect(predictForest(forest, x.data, r * 4)).toBe(predictRow(model, x.data, r * 4));
+    expect(JSON.stringify(fromForest(forest))).toBe(JSON.stringify(model));
+  });
+
+  it('refuses to pack a tree whose children are not side by side or whose feature is out of range', () => {
+    const { x, y } = dataset(1000, 3, target, 0.1, 6);
+    const { model } = boost(x, y, 200, { rounds: 3 });
+    const swapped = structuredClone(model);
+    swapped.trees[1].right[0] = swapped.trees[1].left[0];
+    expect(() => toForest(swapped)).toThrow(/tree 1, node 0: needs a feature below 3 and two children side by side/);
+    const outOfRange = structuredClone(model);
+    outOfRange.trees[0].feature[0] = 7;
+    expect(() => toForest(outOfRange)).toThrow(/tree 0, node 0/);
+    const ragged = structuredClone(model);
+    ragged.trees[2].value.pop();
+    expect(() => toForest(ragged)).toThrow(/tree 2: its arrays differ in length/);
   });
 
   it('stops early on pure noise and keeps the best round only', () => {

@@ -1,6 +1,6 @@
 import type { Series } from '../series/series.js';
 import { InputError } from '../util/errors.js';
-import { scoreRollingOrigins, type MethodScores, type ProtocolData } from './evaluate.js';
+import { forecastOrigins, scoreForecasts, type MethodScores, type ProtocolData } from './evaluate.js';
 import { disposeForecaster, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { fromLog, logOf } from './log-scale.js';
 
@@ -115,28 +115,13 @@ function bandOptions(o: BandOptions): Required<BandOptions> {
 /**
  * Fits the band exponent of a fitted forecaster `f` on the windows of `d` from `d.trainEnd` on (auto's
  * holdout). Each origin is forecast once; every exponent on the grid 1, 1 + step, … maxExponent is scored
- * on those forecasts with protocol v1's own scoring.
+ * on those forecasts with protocol v1's own scoring (`scoreForecasts`).
  */
 export function calibrateBand(f: Forecaster, d: ProtocolData, o: BandOptions = {}): BandCalibration {
   const { targetUfr, maxCoverage, maxPeakRatio, maxExponent, step } = bandOptions(o);
-  // Protocol v1 passes each origin's context y[0..t]: its length names the origin.
-  const cache = new Map<number, QuantileForecast>();
-  const replay = (exponent: number): Forecaster => ({
-    name: f.name,
-    minTrainLength: f.minTrainLength,
-    probabilistic: f.probabilistic,
-    fit: () => Promise.reject(new Error('band: replay only')),
-    predict: (horizon, context) => {
-      const key = context?.values.length ?? -1;
-      let fc = cache.get(key);
-      if (fc === undefined) {
-        fc = f.predict(horizon, context);
-        cache.set(key, fc);
-      }
-      return applyBand(fc, exponent);
-    },
-  });
-  const before = scoreRollingOrigins(replay(1), d);
+  const made = forecastOrigins(f, d);
+  const scoreAt = (exponent: number): MethodScores => scoreForecasts(d, { ...made, forecasts: made.forecasts.map((fc) => applyBand(fc, exponent)) });
+  const before = scoreAt(1);
   let chosen = 1;
   let after = before;
   if (f.probabilistic && before.ufr > targetUfr) {
@@ -145,7 +130,7 @@ export function calibrateBand(f: Forecaster, d: ProtocolData, o: BandOptions = {
     // ratio, so a band already past a cap stays as fitted.
     for (let i = 1; 1 + i * step <= maxExponent + 1e-9; i++) {
       const k = Number((1 + i * step).toFixed(6));
-      const s = scoreRollingOrigins(replay(k), d);
+      const s = scoreAt(k);
       if ((s.coverageP90 !== null && s.coverageP90 > maxCoverage) || s.peakRatio > maxPeakRatio) break;
       if (s.ufr < after.ufr) {
         chosen = k;

@@ -1,7 +1,7 @@
 import { fillGaps, resampleMean, sliceSeries, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
-import { quantileRow, type Forecaster } from './forecaster.js';
+import { quantileRow, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { createForecaster, type MethodName } from './registry.js';
 
 /**
@@ -167,25 +167,45 @@ function scoreWindow(acc: Accumulator, y: Float64Array, w: { t: number; p50: Flo
   return scored > 0 ? absErr / scored : NaN;
 }
 
+/** What a forecaster said at each rolling origin. */
+export interface OriginForecasts {
+  /** Origin indices t; `forecasts[k]` forecasts y[t+1..t+H] from y[0..t]. */
+  readonly origins: readonly number[];
+  readonly forecasts: readonly QuantileForecast[];
+  /** Whether the forecaster is probabilistic, for a run without any origin. */
+  readonly probabilistic: boolean;
+}
+
 /**
- * Step 5–6 of protocol v1: rolling origins every H steps from the end of training; at origin t the model
- * sees the causal context y[0..t] through `predict(H, context)` (never a refit) and forecasts y[t+1..t+H].
- * MASE is scored on the p50; UFR and peak ratio on the p90 of probabilistic models, the point otherwise.
+ * Step 5 of protocol v1: rolling origins every H steps from the end of training; at origin t the model sees
+ * the causal context y[0..t] through `predict(H, context)` (never a refit) and forecasts y[t+1..t+H].
  */
-export function scoreRollingOrigins(f: Forecaster, d: ProtocolData, o: ScoreOptions = {}): MethodScores {
+export function forecastOrigins(f: Forecaster, d: ProtocolData, o: Pick<ScoreOptions, 'from' | 'to' | 'onProgress'> = {}): OriginForecasts {
   const filled = fillGaps(d.actual);
-  const y = d.actual.values;
-  const origins = originsOf(o.from ?? d.trainEnd, o.to ?? y.length, d.horizon);
-  const acc: Accumulator = { absErr: 0, scored: 0, covered: 0, windows: 0, complete: 0, under: 0, ratioSum: 0, ratioCount: 0 };
-  let probabilistic = f.probabilistic;
-  origins.forEach((t, k) => {
+  const origins = originsOf(o.from ?? d.trainEnd, o.to ?? d.actual.values.length, d.horizon);
+  const forecasts = origins.map((t, k) => {
     const fc = f.predict(d.horizon, causalContext(d.actual, filled, t));
+    o.onProgress?.(k + 1, origins.length);
+    return fc;
+  });
+  return { origins, forecasts, probabilistic: f.probabilistic };
+}
+
+/**
+ * Step 6 of protocol v1 on forecasts already made: MASE on the p50; UFR and peak ratio on the p90 of
+ * probabilistic forecasts, the point otherwise.
+ */
+export function scoreForecasts(d: ProtocolData, r: OriginForecasts, o: Pick<ScoreOptions, 'onWindow'> = {}): MethodScores {
+  const y = d.actual.values;
+  const acc: Accumulator = { absErr: 0, scored: 0, covered: 0, windows: 0, complete: 0, under: 0, ratioSum: 0, ratioCount: 0 };
+  let probabilistic = r.probabilistic;
+  r.forecasts.forEach((fc, k) => {
     probabilistic = fc.probabilistic;
     const p50 = quantileRow(fc, 0.5);
     const p90 = quantileRow(fc, 0.9);
-    const loss = scoreWindow(acc, y, { t, p50, p90, upper: probabilistic ? p90 : p50 });
+    // Scored first: an optional call skips evaluating its argument when there is no callback.
+    const loss = scoreWindow(acc, y, { t: r.origins[k], p50, p90, upper: probabilistic ? p90 : p50 });
     o.onWindow?.(loss);
-    o.onProgress?.(k + 1, origins.length);
   });
   return {
     mase: acc.scored > 0 ? acc.absErr / acc.scored / d.maseScale : NaN,
@@ -196,6 +216,11 @@ export function scoreRollingOrigins(f: Forecaster, d: ProtocolData, o: ScoreOpti
     completeWindows: acc.complete,
     scoredPoints: acc.scored,
   };
+}
+
+/** Steps 5–6 of protocol v1: `forecastOrigins`, then `scoreForecasts`. */
+export function scoreRollingOrigins(f: Forecaster, d: ProtocolData, o: ScoreOptions = {}): MethodScores {
+  return scoreForecasts(d, forecastOrigins(f, d, o), o);
 }
 
 export interface MethodResult extends MethodScores {

@@ -10,6 +10,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { choiceLabel } from '../src/commands/evaluate-command.js';
 import { evaluateSeries, type EvaluationReport, type MethodResult } from '../src/forecast/evaluate.js';
 import { availableMethods, parseMethodList, type MethodName } from '../src/forecast/registry.js';
 import { loadSeriesFile } from '../src/series/load.js';
@@ -111,8 +112,7 @@ function maseTable(results: TraceResult[], methods: MethodName[], peers: PeerTab
       const res = r.report.methods[m];
       if (!res) return '—';
       const beat = best !== undefined && res.mase <= best;
-      const band = res.bandExponent !== undefined && res.bandExponent !== 1 ? `, band ×${res.bandExponent}` : '';
-      const chosen = res.chosen ? ` (${res.chosen}${band})` : '';
+      const chosen = choiceLabel(res);
       return beat ? `**${f3(res.mase)}** ✓${chosen}` : `${f3(res.mase)}${chosen}`;
     });
     if (best !== undefined) {

@@ -55,11 +55,17 @@ export function toEvaluateJson(trace: string, r: EvaluationReport): EvaluateJson
   return { trace, resolutionMinutes: r.resolutionMinutes, horizonSteps: r.horizonSteps, points: r.points, methods };
 }
 
+/** ` (chosen, band ×k)` after auto's name: what it picked and how it widened the band; empty for other methods. */
+export function choiceLabel(m: { readonly chosen?: string; readonly bandExponent?: number }): string {
+  if (!m.chosen) return '';
+  return ` (${m.chosen}${m.bandExponent !== undefined && m.bandExponent !== 1 ? `, band ×${m.bandExponent}` : ''})`;
+}
+
 /** The readable table printed without --json. */
 export function formatEvaluateTable(j: EvaluateJson, r: EvaluationReport): string {
   const cell = (v: number | null, d = 3): string => (v === null ? '—' : v.toFixed(d));
   const rows = Object.entries(j.methods).map(([name, m]) => [
-    name + (m.chosen ? ` (${m.chosen}${m.bandExponent !== undefined && m.bandExponent !== 1 ? `, band ×${m.bandExponent}` : ''})` : ''),
+    name + choiceLabel(m),
     cell(m.mase),
     cell(m.ufr),
     cell(m.peakRatio),

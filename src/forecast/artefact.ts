@@ -349,7 +349,7 @@ function loadGbdt(file: string, meta: ModelMeta): GbdtForecaster {
   try {
     return GbdtForecaster.fromState(state);
   } catch (err: unknown) {
-    throw new InputError(`${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new InputError(`${file}: ${errorMessage(err)}`, { cause: err });
   }
 }
 

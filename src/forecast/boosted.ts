@@ -1,6 +1,6 @@
 import { endMs, fillGaps, timeAt, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
-import { InputError } from '../util/errors.js';
+import { InputError, errorMessage } from '../util/errors.js';
 import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { boost, fromForest, predictForest, toForest, type BoostedModel, type BoostOptions, type Forest } from './gbdt.js';
 import { assertSomeValues } from './naive.js';
@@ -126,7 +126,7 @@ export class GbdtForecaster implements Forecaster {
       try {
         return toForest(m);
       } catch (err: unknown) {
-        throw new Error(`models[${i}]: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw new Error(`models[${i}]: ${errorMessage(err)}`, { cause: err });
       }
     });
     f.st = { ...rest, forests };

@@ -135,7 +135,8 @@ interface Holdout {
  * `auto`: fits every candidate on the first part of the training series, scores each on a time-ordered
  * holdout at its end with protocol v1's rolling-origin scoring (src/forecast/evaluate.ts), keeps the best
  * (`decide`: the lowest MASE, unless its lead over the combination is not significant), calibrates its upper
- * band on the same holdout's window peaks (src/forecast/band.ts), and refits it on the whole training series. `chosen`, `decision`, `scores` and `band` say what happened.
+ * band on the same holdout's window peaks (src/forecast/band.ts), and refits it on the whole training series.
+ * `chosen`, `decision`, `scores` and `band` say what happened.
  */
 export class AutoForecaster implements Forecaster {
   readonly name = 'auto';

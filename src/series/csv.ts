@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Series } from './series.js';
-import { InputError } from '../util/errors.js';
+import { InputError, errorMessage } from '../util/errors.js';
 
 /**
  * What the numbers in a file mean, as stated by the user: a count of requests per interval of the file's own
@@ -250,6 +250,6 @@ export function readText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err: unknown) {
-    throw new InputError(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new InputError(`cannot read ${file}: ${errorMessage(err)}`, { cause: err });
   }
 }

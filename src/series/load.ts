@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Series } from './series.js';
-import { InputError } from '../util/errors.js';
+import { InputError, errorMessage } from '../util/errors.js';
 import { parseCsvSeries, readText, type RateUnit } from './csv.js';
 import { looksLikeCloudWatch, looksLikePrometheus, parseCloudWatchJson, parsePrometheusJson } from './metric-json.js';
 
@@ -36,7 +36,7 @@ export function detectFormat(file: string, text: string): SeriesFormat {
   try {
     doc = JSON.parse(text) as unknown;
   } catch (err: unknown) {
-    throw new InputError(`${file}: not valid JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+    throw new InputError(`${file}: not valid JSON (${errorMessage(err)})`, { cause: err });
   }
   if (looksLikeCloudWatch(doc)) return 'cloudwatch';
   if (looksLikePrometheus(doc)) return 'prometheus';

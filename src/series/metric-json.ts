@@ -1,5 +1,5 @@
 import type { Series } from './series.js';
-import { InputError } from '../util/errors.js';
+import { InputError, errorMessage } from '../util/errors.js';
 import { parseTimestamp, pointsToSeries, readText, type RateUnit, type TimedValue } from './csv.js';
 
 /**
@@ -184,6 +184,6 @@ export function readJson(file: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err: unknown) {
-    throw new InputError(`${file}: not valid JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+    throw new InputError(`${file}: not valid JSON (${errorMessage(err)})`, { cause: err });
   }
 }

@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 # prescale: multi-stage build. The runtime image holds only dist/, production dependencies (with
-# @tensorflow/tfjs-node and its libtensorflow) and the dashboard's static files; it runs as a non-root user
-# and writes nothing outside mounted volumes, so `readOnlyRootFilesystem: true` works.
+# @tensorflow/tfjs-node and its libtensorflow), the dashboard's static files and what `prescale demo` reads
+# (config/demo.yaml, data/demo, models/demo: about 4 MB); it runs as a non-root user and `serve` writes
+# nothing outside mounted volumes, so `readOnlyRootFilesystem: true` works. (`demo` writes its audit log to
+# /app/.prescale: with --read-only add `--tmpfs /app/.prescale`.)
 #   docker build -t prescale .
 #   docker run --read-only --tmpfs /tmp -v $PWD/config:/etc/prescale:ro -v prescale-models:/var/lib/prescale/models \
 #     -p 8080:8080 -p 6443:6443 prescale serve --config /etc/prescale/config.yaml
@@ -40,9 +42,15 @@ COPY --from=build --chown=root:root /src/dist ./dist
 COPY --chown=root:root package.json ./
 # The dashboard's browser files are served from src/web/public (src/web/assets.ts looks there).
 COPY --chown=root:root src/web/public ./src/web/public
+# `prescale demo` finds config/demo.yaml relative to the package root, and the config names the NASA trace
+# and the shipped model relative to itself (src/commands/serve-commands.ts demoConfigPath).
+COPY --chown=root:root config/demo.yaml ./config/
+COPY --chown=root:root data/demo ./data/demo
+COPY --chown=root:root models/demo ./models/demo
 # Mount points: config (read-only), trained models, serving certificates; /tmp is a tmpfs/emptyDir.
-RUN mkdir -p /etc/prescale /var/lib/prescale/models /var/run/prescale/serving-cert \
- && chown 1000:1000 /var/lib/prescale/models
+# /app/.prescale is where the demo writes (its config says ../.prescale): the user's, like the models volume.
+RUN mkdir -p /etc/prescale /var/lib/prescale/models /var/run/prescale/serving-cert /app/.prescale \
+ && chown 1000:1000 /var/lib/prescale/models /app/.prescale
 # The node image's unprivileged user, by number so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
 EXPOSE 8080 6443

@@ -22,7 +22,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ std
     p.on('close', (code) => (code === 0 ? resolve({ stdout }) : reject(Object.assign(new Error(`${cmd} exited ${code}`), { code, stderr }))));
   });
 }
-const FIXTURES = '/work/shared/fixtures/k8s';
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'k8s');
 const fixture = (f: string): unknown => JSON.parse(readFileSync(join(FIXTURES, f), 'utf8'));
 const BASE = '/apis/external.metrics.k8s.io/v1beta1';
 

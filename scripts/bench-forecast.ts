@@ -1,7 +1,7 @@
 /**
  * Forecast accuracy benchmark: protocol v1 (src/forecast/evaluate.ts, the same code as `prescale evaluate`)
- * on every CSV under ../shared/data/traces, for every registered method, beside the peers' numbers of
- * ../shared/BENCHMARK.md. Writes the `forecast` section of BENCHMARKS.md.
+ * on every CSV under data/traces, for every registered method, beside the peers' numbers of
+ * docs/benchmark-protocol.md. Writes the `forecast` section of BENCHMARKS.md.
  *
  *   npm run bench:forecast [-- --methods holt-winters,naive] [--fast] [--traces nasa,AMZN]
  *
@@ -17,8 +17,8 @@ import { loadSeriesFile } from '../src/series/load.js';
 import { gitHead, machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const tracesDir = path.resolve(root, '../shared/data/traces');
-const benchmarkMd = path.resolve(root, '../shared/BENCHMARK.md');
+const tracesDir = path.join(root, 'data', 'traces');
+const benchmarkMd = path.join(root, 'docs', 'benchmark-protocol.md');
 
 /** Value column per trace folder (the traces' SOURCE notes say which column holds the count). */
 const VALUE_COLUMNS: Record<string, string> = { nasa_http_1995: 'requests', twitter_stream_2021_08: 'tweets', nab: 'value', isp_uk_5m: 'bits' };
@@ -71,7 +71,7 @@ interface PeerTable {
   readonly rows: Map<string, number[]>;
 }
 
-/** The peers' MASE table of BENCHMARK.md (first markdown table whose header starts with "trace"). */
+/** The peers' MASE table of the protocol (first markdown table whose header starts with "trace"). */
 function readPeers(): PeerTable {
   const lines = readFileSync(benchmarkMd, 'utf8').split('\n');
   const start = lines.findIndex((l) => /^\|\s*trace\s*\|/.test(l));
@@ -148,7 +148,8 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const peers = readPeers();
   let files = findCsvs(tracesDir);
-  if (args.traces) files = files.filter((f) => args.traces?.some((t) => f.includes(t)));
+  // Matched on the path below data/traces, so that the checkout's own path cannot match a filter.
+  if (args.traces) files = files.filter((f) => args.traces?.some((t) => path.relative(tracesDir, f).includes(t)));
   const results: TraceResult[] = [];
   // Read before the run: commits landing while it runs must not be credited with its numbers.
   const commit = gitHead(root);
@@ -173,9 +174,9 @@ async function main(): Promise<void> {
     `Command: \`${command}\` at commit ${commit} (read at the start) — ${new Date().toISOString().slice(0, 16)}Z, total ${totalSeconds.toFixed(0)} s.`,
     `Machine: ${machineLine()}.`,
     '',
-    'Protocol v1 (../shared/BENCHMARK.md; `prescale evaluate` runs the same code): resolution max(native, 5 min), horizon 30 min,',
-    'train on the first 70 %, rolling origins every 30 min over the last 30 %. Traces: every CSV under ../shared/data/traces',
-    '(value columns: nasa `requests`, twitter `tweets`, NAB `value`, isp `bits`; counts per interval). Peers: BENCHMARK.md\'s',
+    'Protocol v1 (docs/benchmark-protocol.md; `prescale evaluate` runs the same code): resolution max(native, 5 min), horizon 30 min,',
+    'train on the first 70 %, rolling origins every 30 min over the last 30 %. Traces: every CSV under data/traces',
+    '(value columns: nasa `requests`, twitter `tweets`, NAB `value`, isp `bits`; counts per interval). Peers: the protocol\'s',
     'table (statsmodels, LightGBM; point forecasts).',
     '',
     '**MASE** (lower is better; ✓ = at or below the best peer on that trace; the best peer in bold; — = no peer numbers):',

@@ -10,7 +10,7 @@ import { seasonSteps } from './seasonal-naive.js';
 
 /**
  * `gbdt`: gradient-boosted trees, direct multi-step — one boosted model per horizon step h, on lags and
- * calendar, the method of the LightGBM peer in ../shared/BENCHMARK.md. Everything is on the log scale
+ * calendar, the method of the LightGBM peer in docs/benchmark-protocol.md. Everything is on the log scale
  * (log1p of the per-minute rate) and standardised on the training series. The target of step h is the change
  * z[t+h] − z[t] from the origin, so trees, which cannot extrapolate a level, only learn shapes. Inputs at
  * origin t for step h:

@@ -5,7 +5,7 @@ import { quantileRow, type Forecaster, type QuantileForecast } from './forecaste
 import { createForecaster, type MethodName } from './registry.js';
 
 /**
- * Protocol v1 of ../shared/BENCHMARK.md as library code: prepare (resample, split), then score a forecaster
+ * Protocol v1 of docs/benchmark-protocol.md as library code: prepare (resample, split), then score a forecaster
  * from rolling origins. The scoring functions are shared with model selection (src/forecast/select.ts), so
  * "best on the holdout" and "best in the benchmark" mean the same thing.
  */

@@ -1,35 +1,68 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { rmSync } from 'node:fs';
+import { CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
-import { isCallUsed } from '../../src/k8s/rbac.js';
 import { runOnce } from '../../src/service/run.js';
-import { KubeStandIn } from '../support/kube-standin.js';
+import { forbidden, settledAudit, unlisted } from '../support/audit-calls.js';
+import { prescaleUser } from '../support/deploy-rbac.js';
+import { cloneSetYaml, TestCluster } from '../support/test-cluster.js';
 
 /**
- * `serve --once` end to end against the kube-apiserver stand-in: history (CSV replay) → forecast → the shared
- * planner → CloneSet actuators over client-node, with leader election on a Lease.
+ * `serve --once` end to end against the real kube-apiserver: history (CSV replay) → forecast → the shared
+ * planner → CloneSet actuators over client-node, with leader election on a Lease, all as a service account bound
+ * by deploy/base/rbac.yaml's rules and reached through the kubeconfig named by `kubernetes.kubeconfig`. The
+ * Lease lives in the suite's namespace, where the (renamed) leader-election Role allows it. No kruise-manager
+ * runs: `keepCloneSetStatus` keeps each CloneSet's status in step with its spec.replicas.
  */
 
-let standin: KubeStandIn;
+let cluster: TestCluster;
+let NS: string;
+let user: { username: string; kubeconfig: string };
 let dir: string;
+let custom: CustomObjectsApi;
 
 beforeAll(async () => {
-  ({ standin, dir } = await KubeStandIn.startWithKubeconfigFile('prescale-once-'));
-  standin.addCloneSet({ namespace: 'shop', name: 'inventory', replicas: 1 });
-  standin.addCloneSet({ namespace: 'shop', name: 'catalog', replicas: 1 });
-  standin.addHpa({ namespace: 'shop', name: 'catalog', target: { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', name: 'catalog' } });
+  cluster = await TestCluster.attach();
+  NS = await cluster.namespace('once');
+  user = await prescaleUser(cluster, NS);
+  dir = mkdtempSync(join(tmpdir(), 'prescale-once-'));
+  custom = cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+  // catalog has an HPA whose only metric nobody serves: the real HPA controller (running in this control plane)
+  // finds the metric invalid and leaves the replicas alone, so the HPA exists for prescale to see without
+  // scaling anything itself, and only prescale could change replicas.
+  await cluster.apply(
+    [
+      cloneSetYaml({ namespace: NS, name: 'inventory', replicas: 1 }),
+      cloneSetYaml({ namespace: NS, name: 'catalog', replicas: 1 }),
+      `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: catalog, namespace: ${NS}}
+spec:
+  scaleTargetRef: {apiVersion: apps.kruise.io/v1alpha1, kind: CloneSet, name: catalog}
+  minReplicas: 1
+  maxReplicas: 400
+  metrics:
+    - type: External
+      external:
+        metric: {name: test-metric-nobody-serves}
+        target: {type: AverageValue, averageValue: "200"}
+`,
+    ].join('---\n'),
+  );
+  cluster.keepCloneSetStatus(NS);
 });
 
 afterAll(async () => {
-  await standin.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await cluster?.release();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const config = (dryRun: boolean) => `
 dryRun: ${dryRun}
-kubernetes: { kubeconfig: ${join(dir, 'kubeconfig')} }
-leaderElection: { enabled: true, namespace: prescale, leaseName: prescale-leader, leaseDurationSeconds: 15 }
+kubernetes: { kubeconfig: ${user.kubeconfig} }
+leaderElection: { enabled: true, namespace: ${NS}, leaseName: prescale-leader, leaseDurationSeconds: 15 }
 metricsApi: { enabled: false }
 modelsDir: ${join(dir, 'models')}
 targets:
@@ -43,31 +76,56 @@ targets:
       replay: { align: week }
     forecast: { horizonMinutes: 30, quantile: 0.9, model: seasonal-naive, stepMinutes: 5 }
     actuators:
-      - { kind: cloneset, namespace: shop, name: inventory, qpsPerReplica: 200, min: 2, max: 400, mode: direct }
-      - { kind: cloneset, namespace: shop, name: catalog, qpsPerReplica: 200, min: 2, max: 400, mode: direct }
+      - { kind: cloneset, namespace: ${NS}, name: inventory, qpsPerReplica: 200, min: 2, max: 400, mode: direct }
+      - { kind: cloneset, namespace: ${NS}, name: catalog, qpsPerReplica: 200, min: 2, max: 400, mode: direct }
 `;
 
-describe('serve --once with CloneSets on the stand-in', () => {
+async function cloneSet(name: string): Promise<{ spec: { replicas: number }; status?: { replicas?: number } }> {
+  return (await custom.getNamespacedCustomObject({ group: 'apps.kruise.io', version: 'v1alpha1', namespace: NS, plural: 'clonesets', name })) as { spec: { replicas: number }; status?: { replicas?: number } };
+}
+
+/** Waits until the status keeper has caught up, so its status write cannot land between prescale's read and patch (a 409). */
+async function statusSettled(...names: string[]): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    const all = await Promise.all(names.map(cloneSet));
+    if (all.every((c) => c.status?.replicas === c.spec.replicas)) return;
+    if (Date.now() - start > 20_000) throw new Error(`CloneSet status not in step: ${JSON.stringify(all.map((c) => c.status))}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('serve --once with CloneSets on the real apiserver', () => {
   it('dry run decides and patches nothing', async () => {
+    await statusSettled('inventory', 'catalog');
+    const since = Date.now();
     const decisions = await runOnce(parseConfig(config(true), join(dir, 'config.yaml')));
-    const inv = decisions.find((d) => d.actuator === 'cloneset:shop/inventory');
+    const inv = decisions.find((d) => d.actuator === `cloneset:${NS}/inventory`);
     expect(inv?.actions.map((a) => [a.action, a.result])).toEqual([['patch-scale', 'dry-run']]);
-    expect(standin.calls.filter((c) => c.verb === 'patch')).toHaveLength(0);
-    expect((standin.getCloneSet('shop', 'inventory')?.spec as { replicas: number }).replicas).toBe(1);
+    const events = await settledAudit(cluster, { user: user.username, since });
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.filter((e) => e.verb === 'patch')).toEqual([]);
+    expect((await cloneSet('inventory')).spec.replicas).toBe(1);
   });
 
   it('leads, patches the CloneSet no HPA owns to the planned replicas, refuses the one an HPA owns, releases the lease', async () => {
+    await statusSettled('inventory', 'catalog');
+    const since = Date.now();
     const decisions = await runOnce(parseConfig(config(false), join(dir, 'config.yaml')));
-    const inv = decisions.find((d) => d.actuator === 'cloneset:shop/inventory');
-    const cat = decisions.find((d) => d.actuator === 'cloneset:shop/catalog');
+    const inv = decisions.find((d) => d.actuator === `cloneset:${NS}/inventory`);
+    const cat = decisions.find((d) => d.actuator === `cloneset:${NS}/catalog`);
     expect(inv?.actions.map((a) => [a.action, a.result])).toEqual([['patch-scale', 'ok']]);
     expect(inv?.plannedCapacity).toBeGreaterThanOrEqual(2);
-    expect((standin.getCloneSet('shop', 'inventory')?.spec as { replicas: number }).replicas).toBe(inv?.plannedCapacity);
+    expect((await cloneSet('inventory')).spec.replicas).toBe(inv?.plannedCapacity);
     expect(cat?.actions.map((a) => [a.action, a.result])).toEqual([['refused', 'error']]);
-    expect((standin.getCloneSet('shop', 'catalog')?.spec as { replicas: number }).replicas).toBe(1);
+    expect((await cloneSet('catalog')).spec.replicas).toBe(1);
     // The lease was taken for the cycle and handed back at exit.
-    expect(standin.getLease('prescale', 'prescale-leader')?.spec).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1 });
-    const unlisted = standin.calls.filter((c) => !isCallUsed({ apiGroup: c.group, resource: c.resource, subresource: c.subresource, verb: c.verb }));
-    expect(unlisted).toEqual([]);
+    const lease = await cluster.kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: NS, name: 'prescale-leader' });
+    expect(lease.spec).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1 });
+    const events = await settledAudit(cluster, { user: user.username, since });
+    expect(events.filter((e) => e.objectRef?.resource === 'leases' && e.verb === 'update').length).toBeGreaterThanOrEqual(2); // acquire, release
+    expect(events.filter((e) => e.verb === 'patch').map((e) => `${e.objectRef?.name}/${e.objectRef?.subresource} ${e.responseStatus?.code}`)).toEqual(['inventory/scale 200']);
+    expect(unlisted(events)).toEqual([]);
+    expect(forbidden(events)).toEqual([]);
   });
 });

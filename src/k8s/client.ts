@@ -14,6 +14,7 @@ import {
   type V1Lease,
 } from '@kubernetes/client-node';
 import { errorMessage, InputError } from '../util/errors.js';
+import { statusMessage } from './status.js';
 
 /**
  * The narrow Kubernetes surface prescale uses, behind interfaces so actuators and the leader elector take a
@@ -105,23 +106,7 @@ function kindOfStatus(code: number): K8sErrorKind {
   return 'other';
 }
 
-/** The apiserver's Status message; client-node leaves the body as raw text for undeclared status codes. */
-export function statusMessage(body: unknown): string {
-  let b: unknown = body;
-  if (typeof body === 'string') {
-    try {
-      b = JSON.parse(body) as unknown;
-    } catch {
-      return body.trim().slice(0, 300) || '(empty body)';
-    }
-  }
-  if (b && typeof b === 'object') {
-    const o = b as { message?: unknown; reason?: unknown };
-    const msg = typeof o.message === 'string' ? o.message : JSON.stringify(b).slice(0, 300);
-    return typeof o.reason === 'string' && o.reason ? `${o.reason}: ${msg}` : msg;
-  }
-  return String(b);
-}
+export { statusMessage };
 
 /** Turns anything a client-node call throws into a K8sError naming the call. */
 export function toK8sError(what: string, err: unknown, timedOut: boolean): K8sError {

@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket, PeerCertificate } from 'node:tls';
 import { InputError, errorMessage } from '../util/errors.js';
+import { apiFailureMessage } from '../k8s/status.js';
 import type { Clock } from '../util/clock.js';
 
 /**
@@ -78,8 +79,13 @@ export function configMapReaderFor(api: CoreV1ConfigMaps): ConfigMapReader {
         const cm = await api.readNamespacedConfigMap({ name, namespace });
         return cm.data ?? {};
       } catch (err: unknown) {
-        if ((err as { code?: number }).code === 404) return undefined;
-        throw new Error(`reading ConfigMap ${namespace}/${name}: ${errorMessage(err)}`, { cause: err });
+        const code = (err as { code?: number }).code;
+        if (code === 404) return undefined;
+        const hint =
+          code === 403 && namespace === AUTH_CONFIGMAP.namespace && name === AUTH_CONFIGMAP.name
+            ? '; bind the service account to Role kube-system/extension-apiserver-authentication-reader (deploy/base/rbac.yaml does)'
+            : '';
+        throw new Error(`reading ConfigMap ${namespace}/${name}: ${apiFailureMessage(err)}${hint}`, { cause: err });
       }
     },
   };
@@ -224,18 +230,23 @@ export function subjectAccessReviewAuthorizer(o: { api: SubjectAccessReviews; cl
       const now = o.clock.now();
       const hit = cache.get(key);
       if (hit && now - hit.atMs < ttl) return { allowed: hit.allowed, reason: hit.reason };
-      const res = await o.api.createSubjectAccessReview({
-        body: {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SubjectAccessReview',
-          spec: {
-            user: r.user.name,
-            groups: [...r.user.groups],
-            extra: Object.fromEntries(Object.entries(r.user.extra).map(([k, v]) => [k, [...v]])),
-            resourceAttributes: { group: 'external.metrics.k8s.io', version: 'v1beta1', resource: r.resource, namespace: r.namespace, verb: r.verb },
-          },
+      const body: SubjectAccessReviewBody = {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: r.user.name,
+          groups: [...r.user.groups],
+          extra: Object.fromEntries(Object.entries(r.user.extra).map(([k, v]) => [k, [...v]])),
+          resourceAttributes: { group: 'external.metrics.k8s.io', version: 'v1beta1', resource: r.resource, namespace: r.namespace, verb: r.verb },
         },
-      });
+      };
+      let res: Awaited<ReturnType<SubjectAccessReviews['createSubjectAccessReview']>>;
+      try {
+        res = await o.api.createSubjectAccessReview({ body });
+      } catch (err: unknown) {
+        const hint = (err as { code?: number }).code === 403 ? '; bind the service account to ClusterRole system:auth-delegator (deploy/base/rbac.yaml does)' : '';
+        throw new Error(`SubjectAccessReview: ${apiFailureMessage(err)}${hint}`, { cause: err });
+      }
       const allowed = res.status?.allowed === true && res.status.denied !== true;
       const reason = res.status?.reason;
       if (cache.size > 10_000) cache.clear();

@@ -17,7 +17,9 @@ export async function setup() {
   dir = mkdtempSync(join(tmpdir(), 'prescale-cluster-run-'));
   const file = join(dir, 'cluster.json');
   process.stderr.write('\ntest control plane: starting etcd, kube-apiserver and kube-controller-manager on loopback…\n');
-  daemon = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'test/support/cluster-daemon.ts'), file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // node with tsx as a loader (not the tsx launcher, whose own child would outlive a killed jest): the daemon
+  // watches its parent, this process, and stops the control plane when it is gone.
+  daemon = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/cluster-daemon.ts'), file], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
   const deadline = Date.now() + 180_000;
   while (!existsSync(file)) {
     if (existsSync(`${file}.error`)) throw new Error(`the test control plane did not start: ${readFileSync(`${file}.error`, 'utf8')}`);

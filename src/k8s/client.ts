@@ -14,7 +14,7 @@ import {
   type V1Lease,
 } from '@kubernetes/client-node';
 import { errorMessage, InputError } from '../util/errors.js';
-import { statusMessage } from './status.js';
+import { httpFailure, statusMessage } from './status.js';
 
 /**
  * The narrow Kubernetes surface prescale uses, behind interfaces so actuators and the leader elector take a
@@ -113,7 +113,7 @@ export function toK8sError(what: string, err: unknown, timedOut: boolean): K8sEr
   if (err instanceof K8sError) return err;
   if (err instanceof ApiException) {
     const code = err.code;
-    return new K8sError(`${what}: HTTP ${code} ${statusMessage(err.body)}`, kindOfStatus(code), code, { cause: err });
+    return new K8sError(`${what}: ${httpFailure(code, err.body)}`, kindOfStatus(code), code, { cause: err });
   }
   if (timedOut) return new K8sError(`${what}: timed out`, 'timeout', undefined, { cause: err });
   if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
@@ -272,7 +272,7 @@ export class KubeClient implements ScaleApi, HpaApi, LeaseApi {
     const o = await this.call(`patch clonesets/scale ${req.ns}/${req.name}`, signal, (s) =>
       this.custom.patchNamespacedCustomObjectScale(
         { group: CLONESET_GROUP, version: CLONESET_VERSION, namespace: req.ns, plural: CLONESET_PLURAL, name: req.name, body },
-        // Without this header client-node sends JSON Patch and a merge body is rejected (REFERENCE §4).
+        // Without this header client-node sends JSON Patch and a merge body is rejected (client-node issues #1398, #1499, #862).
         requestOptions(s, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
       ),
     );

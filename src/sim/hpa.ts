@@ -1,6 +1,6 @@
 /**
  * A simulator of the Kubernetes HorizontalPodAutoscaler (autoscaling/v2) for External metrics, following
- * pkg/controller/podautoscaler (horizontal.go, replica_calculator.go) as summarised in REFERENCE.md §2.
+ * pkg/controller/podautoscaler (horizontal.go, replica_calculator.go).
  * It is a pure state machine: the caller passes the time and what the HPA would read at each sync, and gets
  * the replicas the HPA would write to the scale subresource. Time is never read from the system.
  */

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 
 /**
  * A real `moto_server` (the AWS emulator, preinstalled) on a free loopback port, for the AWS integration
- * tests. It serves Application Auto Scaling and CloudWatch on one endpoint. Know its gaps (REFERENCE.md §7):
+ * tests. It serves Application Auto Scaling and CloudWatch on one endpoint. Know its gaps:
  * scheduled actions are stored, never executed; no quotas; no throttling — the fault proxy adds those.
  */
 export interface Moto {

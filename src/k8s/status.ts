@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+
 /**
  * The apiserver's Status message, "Reason: message"; client-node leaves the body as raw text for undeclared
  * status codes. Kept apart from client.ts so modules that load client-node lazily (src/metrics-api/auth.ts) can
@@ -21,11 +23,21 @@ export function statusMessage(body: unknown): string {
 }
 
 /**
- * A failed client-node call in one line: `HTTP 403 Forbidden: …` from an ApiException's code and Status body
- * (its own message dumps the body and every response header); anything else as its message.
+ * `HTTP 403 Forbidden: …` from a status code and the body client-node kept. For the one code its API spec
+ * declares without a body, 401, client-node drops the apiserver's Status (body undefined): the HTTP reason
+ * phrase stands in for it.
+ */
+export function httpFailure(code: number, body: unknown): string {
+  if (body === undefined || body === null) return `HTTP ${code} ${STATUS_CODES[code] ?? '(no body)'}`;
+  return `HTTP ${code} ${statusMessage(body)}`;
+}
+
+/**
+ * A failed client-node call in one line, from an ApiException's code and body (its own message dumps the body
+ * and every response header); anything else as its message.
  */
 export function apiFailureMessage(err: unknown): string {
   const e = err as { code?: unknown; body?: unknown } | null;
-  if (e && typeof e === 'object' && typeof e.code === 'number' && e.body !== undefined) return `HTTP ${e.code} ${statusMessage(e.body)}`;
+  if (e && typeof e === 'object' && typeof e.code === 'number' && 'body' in e) return httpFailure(e.code, e.body);
   return err instanceof Error ? err.message : String(err);
 }

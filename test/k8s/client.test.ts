@@ -10,6 +10,8 @@ describe('toK8sError', () => {
     ['503 from a proxy, plain text', new ApiException(503, 'x', 'upstream connect error or disconnect/reset before headers', {}), 'server', 503, 'patch x: HTTP 503 upstream connect error or disconnect/reset before headers'],
     ['404 Status object', new ApiException(404, 'x', { kind: 'Status', reason: 'NotFound', message: 'clonesets.apps.kruise.io "a" not found' }, {}), 'not-found', 404, 'patch x: HTTP 404 NotFound: clonesets.apps.kruise.io "a" not found'],
     ['403 empty body', new ApiException(403, 'x', '', {}), 'forbidden', 403, 'patch x: HTTP 403 (empty body)'],
+    // 401 is declared in client-node's API spec without a body: it throws with body undefined.
+    ['401 as client-node throws it', new ApiException(401, 'Unauthorized', undefined, {}), 'unauthorized', 401, 'patch x: HTTP 401 Unauthorized'],
     ['415 JSON without reason', new ApiException(415, 'x', '{"message":"unknown format"}', {}), 'invalid', 415, 'patch x: HTTP 415 unknown format'],
     ['504', new ApiException(504, 'x', 'gateway timeout', {}), 'timeout', 504, 'patch x: HTTP 504 gateway timeout'],
     ['AbortError', Object.assign(new Error('This operation was aborted'), { name: 'AbortError' }), 'timeout', undefined, 'patch x: aborted'],

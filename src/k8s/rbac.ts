@@ -1,7 +1,8 @@
 /**
  * Every Kubernetes API call prescale makes, as RBAC sees it. The deploy manifests' Role/ClusterRole rules are
  * checked against this list (least privilege: nothing granted that is not here), and the Kubernetes tests
- * check that every request the stand-in apiserver received is here (nothing called that is not granted).
+ * check, from a real kube-apiserver's audit log, that every call prescale's service account made is here and
+ * was allowed (nothing called that is not granted); test/k8s/rbac.test.ts checks the two sets are equal.
  */
 export interface K8sCall {
   /** '' for the core group. */

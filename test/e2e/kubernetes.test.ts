@@ -5,6 +5,7 @@ import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import { writeDevCerts, type DevCertPaths } from '../../src/certs.js';
 import { isCallUsed } from '../../src/k8s/rbac.js';
 import { METRICS_API_K8S_CALLS } from '../../src/metrics-api/auth.js';
+import { forbidden, settledAudit } from '../support/audit-calls.js';
 import { ROOT, httpsGet } from '../support/cluster.js';
 import { freePort } from '../support/moto.js';
 import { PrescaleProcess } from '../support/prescale-process.js';
@@ -272,8 +273,8 @@ subjects: [{kind: ServiceAccount, name: alice, namespace: shop}]
     expect(leadMs).toBeGreaterThanOrEqual(LEAD_MINUTES * MINUTE);
   }, 12 * MINUTE);
 
-  it('every call prescale made as its ServiceAccount was allowed by deploy/base RBAC, and is one the code lists', () => {
-    const events = cluster.audit({ user: SA_USER, since: startedAt });
+  it('every call prescale made as its ServiceAccount was allowed by deploy/base RBAC, and is one the code lists', async () => {
+    const events = await settledAudit(cluster, { user: SA_USER, since: startedAt });
     const listed = (e: (typeof events)[number]): boolean =>
       isCallUsed({ apiGroup: e.objectRef?.apiGroup ?? '', resource: e.objectRef?.resource ?? '', subresource: e.objectRef?.subresource ?? '', verb: e.verb }) ||
       METRICS_API_K8S_CALLS.some((c) => c.apiGroup === (e.objectRef?.apiGroup ?? '') && c.resource === e.objectRef?.resource && c.verb === e.verb);
@@ -282,7 +283,7 @@ subjects: [{kind: ServiceAccount, name: alice, namespace: shop}]
     expect([...seen].sort()).toEqual(
       expect.arrayContaining(['create authorization.k8s.io/subjectaccessreviews', 'get /configmaps', 'get apps.kruise.io/clonesets/scale', 'get coordination.k8s.io/leases', 'list autoscaling/horizontalpodautoscalers']),
     );
-    expect(events.filter((e) => (e.responseStatus?.code ?? 0) === 403).map((e) => e.requestURI)).toEqual([]);
+    expect(forbidden(events)).toEqual([]);
     expect(events.filter((e) => !listed(e)).map((e) => `${e.verb} ${e.requestURI}`)).toEqual([]);
   });
 
@@ -300,7 +301,7 @@ subjects: [{kind: ServiceAccount, name: alice, namespace: shop}]
       expect(rec.detail).toMatch(/^cannot list HPAs: list horizontalpodautoscalers in shop: HTTP 403 Forbidden: .*horizontalpodautoscalers/);
       const served = (await target()).actions.find((a) => a.atMs === rec.atMs && a.action === 'serve-metric');
       expect(served?.result).toBe('ok');
-      const denied = cluster.audit({ user: SA_USER, since }).filter((e) => e.responseStatus?.code === 403);
+      const denied = (await settledAudit(cluster, { user: SA_USER, since })).filter((e) => e.responseStatus?.code === 403);
       expect(denied.map((e) => `${e.verb} ${e.objectRef?.resource}`)).toContain('list horizontalpodautoscalers');
       const raw = JSON.parse(await cluster.kubectlOk(['get', '--raw', rawPath])) as { items: unknown[] };
       expect(raw.items).toHaveLength(1);

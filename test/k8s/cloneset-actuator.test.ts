@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { CloneSetActuator, hpaTargets, rolloutInProgress, type CloneSetMode } from '../../src/actuators/cloneset.js';
 import { KubeClient } from '../../src/k8s/client.js';
-import { isCallUsed } from '../../src/k8s/rbac.js';
 import { plan, type Plan, type PlanPolicy } from '../../src/plan/planner.js';
+import { forbidden, settledAudit, unlisted } from '../support/audit-calls.js';
 import { prescaleUser } from '../support/deploy-rbac.js';
 import { startKubeFaultProxy, type KubeFaultProxy } from '../support/kube-fault-proxy.js';
 import { cloneSetYaml, TestCluster } from '../support/test-cluster.js';
@@ -47,12 +47,11 @@ afterAll(async () => {
   await proxy?.close();
   // The apiserver's audit log is the record of what prescale called: every call must be one the RBAC list
   // (which the deploy manifests are checked against) names, and the real RBAC must have allowed each.
-  const events = cluster.audit({ user: user.username, since: startedAt });
+  const events = await settledAudit(cluster, { user: user.username, since: startedAt });
   await cluster.release();
   expect(events.length).toBeGreaterThan(20);
-  const unlisted = events.filter((e) => !isCallUsed({ apiGroup: e.objectRef?.apiGroup ?? '', resource: e.objectRef?.resource ?? '', subresource: e.objectRef?.subresource ?? '', verb: e.verb }));
-  expect(unlisted.map((e) => `${e.verb} ${e.requestURI}`)).toEqual([]);
-  expect(events.filter((e) => e.responseStatus?.code === 403).map((e) => `${e.verb} ${e.requestURI}`)).toEqual([]);
+  expect(unlisted(events)).toEqual([]);
+  expect(forbidden(events)).toEqual([]);
 });
 
 let seq = 0;

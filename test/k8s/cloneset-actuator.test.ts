@@ -6,7 +6,7 @@ import { plan, type Plan, type PlanPolicy } from '../../src/plan/planner.js';
 import { forbidden, settledAudit, unlisted } from '../support/audit-calls.js';
 import { prescaleUser } from '../support/deploy-rbac.js';
 import { startKubeFaultProxy, type KubeFaultProxy } from '../support/kube-fault-proxy.js';
-import { cloneSetYaml, TestCluster } from '../support/test-cluster.js';
+import { cloneSetYaml, idleHpaYaml, TestCluster } from '../support/test-cluster.js';
 
 /**
  * The CloneSet actuator against the real kube-apiserver, with the CloneSet CRD of OpenKruise v1.9.0 and
@@ -66,26 +66,8 @@ async function fresh(o: { replicas: number; updatedReplicas?: number; paused?: b
   await cluster.apply(cloneSetYaml({ namespace: NS, name, replicas: o.replicas, paused: o.paused, manualStatus: manual }));
   if (manual) await setStatus(name, o.replicas, o.updatedReplicas ?? o.replicas);
   else await until(async () => (await statusOf(name)).replicas === o.replicas);
-  // An HPA whose only metric nobody serves: the real HPA controller finds every metric invalid and leaves the
-  // replicas alone, so only the actuator could change them.
-  if (o.hpa) await cluster.apply(hpaYaml(name));
+  if (o.hpa) await cluster.apply(idleHpaYaml({ namespace: NS, name: `${name}-hpa`, cloneSet: name }));
   return name;
-}
-
-function hpaYaml(name: string): string {
-  return `apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: {name: ${name}-hpa, namespace: ${NS}}
-spec:
-  scaleTargetRef: {apiVersion: apps.kruise.io/v1alpha1, kind: CloneSet, name: ${name}}
-  minReplicas: 1
-  maxReplicas: 100
-  metrics:
-    - type: External
-      external:
-        metric: {name: test-metric-nobody-serves}
-        target: {type: AverageValue, averageValue: "100"}
-`;
 }
 
 const ref = (name: string) => ({ group: 'apps.kruise.io', version: 'v1alpha1', namespace: NS, plural: 'clonesets', name });

@@ -7,7 +7,7 @@ import { plan } from '../../src/plan/planner.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { callKey, callOf, forbidden, settledAudit } from '../support/audit-calls.js';
 import { prescaleUser } from '../support/deploy-rbac.js';
-import { cloneSetYaml, TestCluster } from '../support/test-cluster.js';
+import { cloneSetYaml, idleHpaYaml, TestCluster } from '../support/test-cluster.js';
 
 /**
  * K8S_CALLS_USED is what the deploy RBAC is checked against, so it must be exact: every call prescale makes is
@@ -32,26 +32,11 @@ afterAll(async () => {
   await cluster?.release();
 });
 
-/** An HPA whose only metric nobody serves: the real HPA controller finds it invalid and leaves replicas alone. */
-const hpaYaml = (name: string) => `apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: {name: ${name}, namespace: ${NS}}
-spec:
-  scaleTargetRef: {apiVersion: apps.kruise.io/v1alpha1, kind: CloneSet, name: ${name}}
-  minReplicas: 1
-  maxReplicas: 10
-  metrics:
-    - type: External
-      external:
-        metric: {name: test-metric-nobody-serves}
-        target: {type: AverageValue, averageValue: "100"}
-`;
-
 describe('K8S_CALLS_USED', () => {
   it('equals the set of calls the code makes, and the deploy RBAC allows every one', async () => {
     // No status keeper here: the calls do not depend on the status, and a status write between prescale's read
     // and its patch would turn the patch into a (correct, but here unwanted) 409 and retry.
-    await cluster.apply(cloneSetYaml({ namespace: NS, name: 'a', replicas: 2 }) + '---\n' + cloneSetYaml({ namespace: NS, name: 'b', replicas: 2 }) + '---\n' + hpaYaml('b'));
+    await cluster.apply(cloneSetYaml({ namespace: NS, name: 'a', replicas: 2 }) + '---\n' + cloneSetYaml({ namespace: NS, name: 'b', replicas: 2 }) + '---\n' + idleHpaYaml({ namespace: NS, name: 'b', cloneSet: 'b', maxReplicas: 10 }));
     const client = KubeClient.fromOptions({ kubeconfigPath: user.kubeconfig, requestTimeoutMs: 15_000 });
     const model = { kind: 'cloneset', qpsPerReplica: 100 } as const;
     const policy = { quantile: 0.9, leadMinutes: 3, min: 1, max: 50, scaleDownDelayMinutes: 0, maxStepUp: Infinity };

@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { runOnce } from '../../src/service/run.js';
 import { forbidden, settledAudit, unlisted } from '../support/audit-calls.js';
 import { prescaleUser } from '../support/deploy-rbac.js';
-import { cloneSetYaml, TestCluster } from '../support/test-cluster.js';
+import { cloneSetYaml, idleHpaYaml, TestCluster } from '../support/test-cluster.js';
 
 /**
  * `serve --once` end to end against the real kube-apiserver: history (CSV replay) → forecast → the shared
@@ -29,26 +29,12 @@ beforeAll(async () => {
   user = await prescaleUser(cluster, NS);
   dir = mkdtempSync(join(tmpdir(), 'prescale-once-'));
   custom = cluster.kubeConfig().makeApiClient(CustomObjectsApi);
-  // catalog has an HPA whose only metric nobody serves: the real HPA controller (running in this control plane)
-  // finds the metric invalid and leaves the replicas alone, so the HPA exists for prescale to see without
-  // scaling anything itself, and only prescale could change replicas.
+  // catalog has an HPA that leaves its replicas alone (idleHpaYaml): it exists for prescale to see.
   await cluster.apply(
     [
       cloneSetYaml({ namespace: NS, name: 'inventory', replicas: 1 }),
       cloneSetYaml({ namespace: NS, name: 'catalog', replicas: 1 }),
-      `apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: {name: catalog, namespace: ${NS}}
-spec:
-  scaleTargetRef: {apiVersion: apps.kruise.io/v1alpha1, kind: CloneSet, name: catalog}
-  minReplicas: 1
-  maxReplicas: 400
-  metrics:
-    - type: External
-      external:
-        metric: {name: test-metric-nobody-serves}
-        target: {type: AverageValue, averageValue: "200"}
-`,
+      idleHpaYaml({ namespace: NS, name: 'catalog', cloneSet: 'catalog', maxReplicas: 400 }),
     ].join('---\n'),
   );
   cluster.keepCloneSetStatus(NS);

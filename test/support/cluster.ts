@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Agent, request } from 'node:https';
 import { writeClusterPki, type ClusterPki } from './cluster-pki.js';
+import { ROOT } from './cli.js';
 import { freePort } from './moto.js';
 
 /**
@@ -18,7 +19,7 @@ import { freePort } from './moto.js';
  * `useCluster()` attaches to it, or starts one of its own when a file is run without the global setup.
  */
 
-export const ROOT = resolve(import.meta.dirname, '../..');
+export { ROOT };
 export const CLONESET_CRD = join(ROOT, 'test/fixtures/k8s/apps.kruise.io_clonesets.v1.9.0.yaml');
 
 export interface Versions {
@@ -53,9 +54,6 @@ export function clusterBinDir(): string {
   return bin;
 }
 
-/** The guards of the servers this process started (see `guard`). */
-const guards: ChildProcess[] = [];
-
 interface Proc {
   readonly name: string;
   readonly child: ChildProcess;
@@ -68,7 +66,7 @@ function startProcess(dir: string, name: string, bin: string, args: string[]): P
   const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } });
   closeSync(fd);
   const p = { name, child, log };
-  guards.push(guard(p));
+  guard(p);
   return p;
 }
 
@@ -283,11 +281,9 @@ export async function startCluster(o: StartOptions = {}): Promise<ClusterInfo> {
  * A shell beside each server that kills it when the process that started it dies without stopping it (a
  * crashed or killed jest), so no etcd or apiserver outlives its run.
  */
-function guard(p: Proc): ChildProcess {
+function guard(p: Proc): void {
   const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${p.child.pid} 2>/dev/null; do sleep 1; done; kill -9 ${p.child.pid} 2>/dev/null`;
-  const w = spawn('bash', ['-c', script], { stdio: 'ignore', detached: true });
-  w.unref();
-  return w;
+  spawn('bash', ['-c', script], { stdio: 'ignore', detached: true }).unref();
 }
 /** Stops the processes of a control plane this process started, and removes its directory. */
 export async function stopCluster(info: ClusterInfo): Promise<void> {
@@ -333,9 +329,4 @@ export function sharedCluster(): ClusterInfo | undefined {
   const file = process.env[SHARED_CLUSTER_ENV];
   if (!file || !existsSync(file)) return undefined;
   return JSON.parse(readFileSync(file, 'utf8')) as ClusterInfo;
-}
-
-export function ensureDir(p: string): string {
-  mkdirSync(p, { recursive: true });
-  return p;
 }

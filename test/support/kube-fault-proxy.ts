@@ -97,7 +97,7 @@ function statusBody(code: 403 | 409 | 500, r: KubeRequest): string {
     code === 409
       ? `Operation cannot be fulfilled on ${kind} "${r.name}": the object has been modified; please apply your changes to the latest version and try again`
       : code === 403
-        ? `${kind}${r.subresource ? `/${r.subresource}` : ''} "${r.name}" is forbidden: injected by the fault proxy`
+        ? `${kind} "${r.name}" is forbidden: User "(the caller)" cannot ${r.verb} resource "${r.resource}${r.subresource ? `/${r.subresource}` : ''}" in API group "${r.group}" in the namespace "${r.namespace}" (injected by the fault proxy)`
         : 'Internal error occurred: injected by the fault proxy';
   return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: REASONS[code], details: { name: r.name, group: r.group, kind: r.resource }, code });
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { sharedCluster, startCluster, stopCluster, writeKubeconfig, type ClusterInfo, type KubeconfigUser } from './cluster.js';
@@ -160,18 +160,6 @@ export class TestCluster {
       await loop;
     });
   }
-
-  /** Stops the status keepers of this suite (they stop by themselves on release). */
-  async stopKeepers(): Promise<void> {
-    for (const stop of this.keepers.splice(0)) await stop();
-  }
-
-  /** Writes a file in the control plane's directory (which goes away with it). */
-  file(name: string, text: string): string {
-    const p = join(this.info.dir, name);
-    writeFileSync(p, text);
-    return p;
-  }
 }
 
 type Obj = Record<string, unknown>;
@@ -235,5 +223,26 @@ ${o.manualStatus ? "  annotations:\n    test.prescale.io/status: manual\n" : ''}
   updateStrategy:
     type: InPlaceIfPossible
     paused: ${o.paused ? 'true' : 'false'}
+`;
+}
+
+/**
+ * An HPA on a CloneSet whose only metric nobody serves: the real HPA controller of the test control plane finds
+ * every metric invalid and leaves the replicas alone. So the HPA exists for prescale to see (direct mode refuses
+ * to fight it), and only prescale could change the replicas.
+ */
+export function idleHpaYaml(o: { namespace: string; name: string; cloneSet: string; maxReplicas?: number }): string {
+  return `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: ${o.name}, namespace: ${o.namespace}}
+spec:
+  scaleTargetRef: {apiVersion: apps.kruise.io/v1alpha1, kind: CloneSet, name: ${o.cloneSet}}
+  minReplicas: 1
+  maxReplicas: ${o.maxReplicas ?? 100}
+  metrics:
+    - type: External
+      external:
+        metric: {name: test-metric-nobody-serves}
+        target: {type: AverageValue, averageValue: "100"}
 `;
 }

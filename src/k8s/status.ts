@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { errorMessage } from '../util/errors.js';
 
 /**
  * The apiserver's Status message, "Reason: message"; client-node leaves the body as raw text for undeclared
@@ -39,5 +40,5 @@ export function httpFailure(code: number, body: unknown): string {
 export function apiFailureMessage(err: unknown): string {
   const e = err as { code?: unknown; body?: unknown } | null;
   if (e && typeof e === 'object' && typeof e.code === 'number' && 'body' in e) return httpFailure(e.code, e.body);
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

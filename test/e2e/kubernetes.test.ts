@@ -9,6 +9,7 @@ import { forbidden, settledAudit } from '../support/audit-calls.js';
 import { ROOT, httpsGet } from '../support/cluster.js';
 import { freePort } from '../support/moto.js';
 import { PrescaleProcess } from '../support/prescale-process.js';
+import { until as pollUntil } from '../support/until.js';
 import { writeSyntheticTrace } from '../support/synthetic-trace.js';
 import { cloneSetYaml, TestCluster } from '../support/test-cluster.js';
 
@@ -109,14 +110,9 @@ async function planned(): Promise<number> {
   return Number((await target()).actuators.find((a) => a.id === 'cloneset:shop/web')?.plannedCapacity);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs: number): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() - start > limitMs) throw new Error(`${what}: not reached in ${limitMs / 1000} s${prescale ? `\nprescale log:\n${prescale.tail(15)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+/** Polls until the probe gives a value; on time-out the error carries the processes' logs. */
+function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs: number): Promise<T> {
+  return pollUntil(what, probe, { limitMs, intervalMs: 500, context: () => (prescale ? `prescale log:\n${prescale.tail(15)}` : '') });
 }
 
 const rawPath = '/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/prescale-qps?labelSelector=target%3Dshop%2Ccloneset%3Dweb';

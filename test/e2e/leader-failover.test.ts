@@ -6,6 +6,7 @@ import type { AuditLine } from '../../src/obs/audit.js';
 import { prescaleUser } from '../support/deploy-rbac.js';
 import { freePort } from '../support/moto.js';
 import { PrescaleProcess } from '../support/prescale-process.js';
+import { until as pollUntil } from '../support/until.js';
 import { writeSyntheticTrace } from '../support/synthetic-trace.js';
 import { cloneSetYaml, TestCluster } from '../support/test-cluster.js';
 
@@ -98,14 +99,9 @@ function actuations(audit: string): AuditLine[] {
     .filter((d) => d.actions.some((a) => a.result !== 'skipped'));
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs: number): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() - start > limitMs) throw new Error(`${what}: not reached in ${limitMs / 1000} s\n${procs.map((x) => `--- ${x.name}\n${x.p.tail(8)}`).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** Polls until the probe gives a value; on time-out the error carries the processes' logs. */
+function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs: number): Promise<T> {
+  return pollUntil(what, probe, { limitMs, intervalMs: 200, context: () => procs.map((x) => `--- ${x.name}\n${x.p.tail(8)}`).join('\n') });
 }
 
 describe('two prescale processes on one Lease', () => {

@@ -61,7 +61,10 @@ export type PlanReason =
 
 export interface PlanPoint {
   readonly atMs: number;
-  /** QPS the capacity is sized for (after floors). */
+  /**
+   * QPS the capacity is sized for, after floors and clamps: `capacityFor(qps) === capacity` always, so the
+   * served metric (this QPS) makes the HPA ask for exactly `capacity` replicas.
+   */
   readonly qps: number;
   readonly capacity: number;
   /** The constraint that set this value. */
@@ -232,6 +235,8 @@ export function plan(input: PlanInput, model: CapacityModel, policy: PlanPolicy)
   for (const p of points) {
     if (p.capacity < policy.min) [p.capacity, p.reason] = [policy.min, 'min'];
     if (p.capacity > policy.max) [p.capacity, p.reason] = [policy.max, 'max'];
+    // What is served (the external metric) must mean the capacity after every clamp: one sizing, both ways.
+    if (capacityFor(p.qps, model) !== p.capacity) p.qps = qpsFor(p.capacity, model);
   }
   const memory: PlannerMemory = {
     recent: [...past, { atMs: input.nowMs, capacity: wishes[0].capacity }],

@@ -1,3 +1,4 @@
+import type { Actuator } from '../actuators/actuator.js';
 import type { TargetConfig } from '../config/schema.js';
 import { defaultCalendarMode, takesCalendarInputs } from '../events/calendar-model.js';
 import { neutralise, withEvents, type CalendarForecaster } from '../events/event-forecaster.js';
@@ -24,6 +25,8 @@ export interface TargetEvent {
   readonly tag?: string;
   readonly multiplier?: number;
   readonly minCapacity?: number;
+  /** A floor per kind of capacity instead of `minCapacity` (a backtest scenario's minPods and minProvisionedConcurrency). */
+  readonly minCapacityByKind?: Partial<Record<Actuator['kind'], number>>;
 }
 
 export function inlineEvents(t: TargetConfig): TargetEvent[] {
@@ -50,8 +53,9 @@ export function loadTargetEvents(t: TargetConfig, key: string): TargetEvent[] {
   }
 }
 
-export function eventFloors(events: readonly TargetEvent[]): EventFloor[] {
-  return events.map((e) => ({ name: e.name, startMs: e.startMs, endMs: e.endMs, minCapacity: e.minCapacity, multiplier: e.multiplier }));
+/** The events as planner floors for one kind of capacity. */
+export function eventFloors(events: readonly TargetEvent[], kind: Actuator['kind']): EventFloor[] {
+  return events.map((e) => ({ name: e.name, startMs: e.startMs, endMs: e.endMs, minCapacity: e.minCapacityByKind?.[kind] ?? e.minCapacity, multiplier: e.multiplier }));
 }
 
 /**

@@ -1,0 +1,339 @@
+import type { Actuator, ActionRecord } from '../actuators/actuator.js';
+import type { TargetConfig } from '../config/schema.js';
+import type { AppliedUplift } from '../events/event-forecaster.js';
+import { quantileRow, type QuantileForecast } from '../forecast/forecaster.js';
+import { createForecaster } from '../forecast/registry.js';
+import { log } from '../obs/log.js';
+import { dayAgoLevels } from '../plan/baseline.js';
+import { emptyMemory, plan, type EventFloor, type Plan } from '../plan/planner.js';
+import { fillGaps, resampleMean, sliceByTime, type Series } from '../series/series.js';
+import type { MetricSource } from '../sources/source.js';
+import { DAY_MS, MINUTE_MS, type Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import { eventFloors, type TargetEvent } from './calendar.js';
+import { judgeModel, type GateVerdict } from './quality-gate.js';
+import type { ActuatorSnapshot, StateStore, TargetSnapshot } from './state.js';
+import { deadline, type TargetState } from './target-state.js';
+
+/**
+ * The cycle: per target, read history, forecast (through the calendar), check plausibility, gate the model
+ * against the seasonal baseline, plan with the shared planner, actuate, publish the snapshot the metrics API
+ * serves. The live service runs it on a schedule; the backtest runs this same code minute by minute on a
+ * simulated clock. Failures of one target never stop the others, and a failure always falls back to keeping
+ * capacity (the planner's fallback mode), never lowering it.
+ */
+
+/** What each cycle decided, for the audit log and `serve --once --json`. */
+export interface Decision {
+  readonly target: string;
+  readonly actuator: string;
+  readonly atMs: number;
+  readonly observedQps: number;
+  /** Max of each forecast quantile over the actuator's lead window. */
+  readonly forecastWindowMax: Record<string, number> | null;
+  readonly plannedQps: number;
+  readonly plannedCapacity: number;
+  readonly currentCapacity: number | null;
+  readonly reason: string;
+  readonly fallback: string | null;
+  /** Which forecast the plan used: the model's, the seasonal baseline's (quality gate), or none (fallback). */
+  readonly forecastSource?: 'model' | 'seasonal-baseline' | 'none';
+  /** The promo calendar's learned uplift in the forecast, when a known event lifted it. */
+  readonly calendarUplift?: AppliedUplift;
+  readonly bounds: { readonly min: number; readonly max: number };
+  readonly leadMinutes: number;
+  readonly actions: readonly ActionRecord[];
+}
+
+export interface CycleObserver {
+  onSnapshot?(s: TargetSnapshot): void;
+  onDecision?(d: Decision): void;
+  onCycle?(seconds: number, decisions: readonly Decision[]): void;
+}
+
+export interface TargetRuntime {
+  readonly config: TargetConfig;
+  readonly source: MetricSource;
+  readonly actuators: readonly Actuator[];
+  /** Inline `events` and those of `eventsFile` (read once by the wiring); default: the inline events. */
+  readonly events?: readonly TargetEvent[];
+}
+
+export interface CycleOptions {
+  readonly clock: Clock;
+  readonly store: StateStore;
+  readonly dryRun: boolean;
+  /**
+   * Whether this replica may change outside systems now; asked right before each actuation, so a replica
+   * that lost its lease mid-cycle stops actuating. The others forecast and serve metrics.
+   */
+  readonly mayActuate: (target: string) => boolean;
+  readonly observer?: CycleObserver;
+  /** Targets processed at once. */
+  readonly concurrency?: number;
+  /** Per-target time budget for one cycle. */
+  readonly targetTimeoutMs?: number;
+}
+
+interface Observation {
+  readonly history?: Series;
+  readonly observedQps: number;
+  readonly forecast?: QuantileForecast;
+  /** Why the service is in fallback (keeps capacity, serves observed load), or undefined. */
+  readonly fallback?: string;
+  /** The quality gate's verdict on the model; when active, `forecast` is the seasonal baseline's. */
+  readonly gate?: GateVerdict;
+  /** What the calendar did to `forecast`, when it lifted it. */
+  readonly uplift?: AppliedUplift;
+}
+
+const CHART_MS = DAY_MS;
+
+export class Cycle {
+  constructor(private readonly o: CycleOptions) {}
+
+  /** One cycle over `targets`: never throws; returns the decisions. */
+  async run(targets: readonly TargetState[]): Promise<Decision[]> {
+    const started = performance.now();
+    const decisions: Decision[] = [];
+    const queue = [...targets];
+    const workers = Array.from({ length: Math.min(this.o.concurrency ?? 8, queue.length) }, async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) decisions.push(...(await this.runTargetSafely(t)));
+    });
+    await Promise.all(workers);
+    const seconds = (performance.now() - started) / 1000;
+    this.o.observer?.onCycle?.(seconds, decisions);
+    return decisions;
+  }
+
+  private async runTargetSafely(st: TargetState): Promise<Decision[]> {
+    const { signal, clear } = deadline(this.o.targetTimeoutMs ?? 45_000, 'target cycle');
+    try {
+      // Under the target's lock: a retrain swapping the model, or reading history into the same cache, waits.
+      return await st.exclusive(() => this.runTarget(st, signal));
+    } catch (err: unknown) {
+      log.error({ target: st.name, err: errorMessage(err) }, 'target cycle failed');
+      return [];
+    } finally {
+      clear();
+    }
+  }
+
+  /** Reads history and forecasts; any failure becomes a fallback reason instead of an exception. */
+  private async observe(st: TargetState, now: number, signal: AbortSignal): Promise<Observation> {
+    const fc = st.runtime.config.forecast;
+    let history: Series | undefined;
+    try {
+      history = await st.readHistory(now, signal);
+    } catch (err: unknown) {
+      return { observedQps: NaN, fallback: `history unavailable: ${errorMessage(err)}` };
+    }
+    const observed = latestObserved(history, now - fc.maxHistoryAgeMinutes * MINUTE_MS);
+    if (observed === undefined) return { history, observedQps: NaN, fallback: `no observed load in the last ${fc.maxHistoryAgeMinutes} min` };
+    let forecast: QuantileForecast;
+    let uplift: AppliedUplift | undefined;
+    try {
+      ({ forecast, uplift } = modelForecast(st, history, fc.horizonMinutes, now));
+    } catch (err: unknown) {
+      return { history, observedQps: observed, fallback: `forecast failed: ${errorMessage(err)}` };
+    }
+    const implausible = implausibility(forecast, history);
+    if (implausible) return { history, observedQps: observed, fallback: implausible };
+    rememberForecast(st, forecast);
+    const gate = judgeModel(st.past, history, { nowMs: now, stepMs: forecast.stepMs, exclude: st.calendar.windows });
+    if (!gate.active) return { history, observedQps: observed, forecast, gate, uplift };
+    try {
+      return { history, observedQps: observed, ...(await baselineForecast(st, history, { stepMs: forecast.stepMs, horizon: forecast.horizon, now })), gate };
+    } catch (err: unknown) {
+      return { history, observedQps: observed, fallback: `model worse than the baseline, and the baseline failed: ${errorMessage(err)}`, gate };
+    }
+  }
+
+  private async runTarget(st: TargetState, signal: AbortSignal): Promise<Decision[]> {
+    const now = this.o.clock.now();
+    const t = st.runtime;
+    const obs = await this.observe(st, now, signal);
+    const { forecast, observedQps, fallback } = obs;
+    const pinned: EventFloor[] = st.pin && st.pin.untilMs > now ? [{ name: 'pin', startMs: now, endMs: st.pin.untilMs, minCapacity: st.pin.minCapacity }] : [];
+    const paused = t.config.paused || (st.pausedUntilMs ?? 0) > now;
+    const decisions: Decision[] = [];
+    const actuatorSnaps: ActuatorSnapshot[] = [];
+    for (const a of t.actuators) {
+      const events: EventFloor[] = [...eventFloors(st.events, a.kind), ...pinned];
+      const normalQps = forecast && obs.history && events.some((e) => e.multiplier !== undefined) ? dayAgoLevels(obs.history, forecast, now) : undefined;
+      const current = await a.currentCapacity(signal).catch(() => undefined);
+      const p = plan(
+        { nowMs: now, forecast, observedQps, currentCapacity: current, fallback: fallback !== undefined, events, normalQps, memory: st.memory.get(a.id) ?? emptyMemory },
+        a.model,
+        { ...a.policy, quantile: t.config.forecast.quantile },
+      );
+      st.memory.set(a.id, p.memory);
+      const actions = await this.actuate(a, p, { target: t.config.name, now, paused, signal });
+      decisions.push({ ...decisionOf({ target: t.config.name, actuator: a, plan: p, forecast, observedQps, current, fallback, actions }), ...forecastFacts(obs) });
+      actuatorSnaps.push(actuatorSnapshot(a, p, current));
+    }
+    st.lastActions = [...decisions.flatMap((d) => d.actions), ...st.lastActions].slice(0, 200);
+    const snap = this.snapshot({ st, now, obs, actuators: actuatorSnaps, paused });
+    this.o.store.put(snap);
+    this.o.observer?.onSnapshot?.(snap);
+    for (const d of decisions) this.o.observer?.onDecision?.(d);
+    return decisions;
+  }
+
+  private snapshot(s: { st: TargetState; now: number; obs: Observation; actuators: ActuatorSnapshot[]; paused: boolean }): TargetSnapshot {
+    const { now, obs, st } = s;
+    return {
+      name: st.name,
+      updatedAtMs: now,
+      forecastAtMs: obs.forecast ? now : this.o.store.get(st.name)?.forecastAtMs,
+      observedQps: obs.observedQps,
+      history: obs.history ? sliceByTime(obs.history, now - CHART_MS, now) : { startMs: now, stepMs: MINUTE_MS, values: new Float64Array() },
+      forecast: obs.forecast,
+      pastForecasts: [...st.past.entries()].filter(([at]) => at >= now - CHART_MS).map(([atMs, v]) => ({ atMs, ...v })),
+      actuators: s.actuators,
+      model: st.model?.info,
+      fallback: { active: obs.fallback !== undefined, reason: obs.fallback },
+      qualityGate: obs.gate,
+      ...(obs.uplift ? { calendarUplift: obs.uplift } : {}),
+      paused: s.paused,
+      actions: st.lastActions,
+    };
+  }
+
+  private async actuate(a: Actuator, p: Plan, c: { target: string; now: number; paused: boolean; signal: AbortSignal }): Promise<ActionRecord[]> {
+    const skip = (detail: string): ActionRecord[] => [{ atMs: c.now, target: c.target, actuator: a.id, action: 'noop', result: 'skipped', detail }];
+    if (c.paused) return skip('target paused');
+    if (!this.o.mayActuate(c.target)) return skip('not the leader');
+    try {
+      return await a.apply(p, { target: c.target, nowMs: c.now, dryRun: this.o.dryRun, signal: c.signal });
+    } catch (err: unknown) {
+      return [{ atMs: c.now, target: c.target, actuator: a.id, action: 'apply', result: 'error', detail: errorMessage(err) }];
+    }
+  }
+}
+
+/** The model's whole-bucket context at its step: the history resampled, gaps filled, the bucket still filling left out. */
+export function modelContext(history: Series, stepMs: number, nowMs: number): Series {
+  const resampled = resampleMean(history, stepMs);
+  // Only whole buckets: the bucket still filling would read low.
+  return fillGaps(sliceByTime(resampled, resampled.startMs, Math.floor(nowMs / stepMs) * stepMs));
+}
+
+/** The model's forecast, through the target's calendar when it has tagged events. */
+function modelForecast(st: TargetState, history: Series, horizonMinutes: number, now: number): { forecast: QuantileForecast; uplift?: AppliedUplift } {
+  if (!st.model) throw new Error('no model yet');
+  const step = st.model.stepMs;
+  const context = modelContext(history, step, now);
+  const horizon = Math.ceil((horizonMinutes * MINUTE_MS) / step);
+  const calendar = st.calendar.forecasterFor(st.model, context);
+  if (!calendar) return { forecast: st.model.forecaster.predict(horizon, context) };
+  const forecast = calendar.predict(horizon, context);
+  return { forecast, uplift: calendar.upliftOf(forecast, context) };
+}
+
+/**
+ * The daily seasonal-naive forecast, acted on while the quality gate distrusts the model; with the target's
+ * calendar around it, so that a coming promo is still lifted and yesterday's is not repeated.
+ */
+async function baselineForecast(st: TargetState, history: Series, o: { stepMs: number; horizon: number; now: number }): Promise<{ forecast: QuantileForecast; uplift?: AppliedUplift }> {
+  const context = modelContext(history, o.stepMs, o.now);
+  const base = createForecaster('seasonal-naive', { stepMs: o.stepMs, horizon: o.horizon });
+  const calendar = st.calendar.wrapBaseline(base);
+  const f = calendar ?? base;
+  await f.fit(context);
+  const forecast = f.predict(o.horizon, context);
+  return { forecast, uplift: calendar?.upliftOf(forecast, context) };
+}
+
+function rememberForecast(st: TargetState, f: QuantileForecast): void {
+  const p50 = quantileRow(f, 0.5);
+  const p90 = quantileRow(f, 0.9);
+  for (let h = 0; h < f.horizon; h++) {
+    const at = f.startMs + h * f.stepMs;
+    if (!st.past.has(at)) st.past.set(at, { p50: p50[h], p90: p90[h] });
+  }
+  const cutoff = f.startMs - CHART_MS;
+  for (const at of st.past.keys()) if (at < cutoff) st.past.delete(at);
+}
+
+/** The newest present value at or after `sinceMs`, or undefined when the history is stale. */
+export function latestObserved(s: Series, sinceMs: number): number | undefined {
+  for (let i = s.values.length - 1; i >= 0; i--) {
+    if (s.startMs + i * s.stepMs < sinceMs) return undefined;
+    const v = s.values[i];
+    if (Number.isFinite(v)) return v;
+  }
+  return undefined;
+}
+
+/** Why a forecast must not be acted on, or undefined: non-finite values, or far beyond anything seen. */
+export function implausibility(f: QuantileForecast, history: Series): string | undefined {
+  let maxSeen = 0;
+  for (const v of history.values) if (Number.isFinite(v) && v > maxSeen) maxSeen = v;
+  for (const row of f.values) {
+    for (const v of row) {
+      if (!Number.isFinite(v) || v < 0) return `implausible forecast: value ${v}`;
+      if (maxSeen > 0 && v > 20 * maxSeen) return `implausible forecast: ${v.toFixed(1)} QPS is over 20x the highest observed (${maxSeen.toFixed(1)})`;
+    }
+  }
+  return undefined;
+}
+
+/** Which forecast the plan used, and what the calendar did to it. */
+function forecastFacts(obs: Observation): Pick<Decision, 'forecastSource' | 'calendarUplift'> {
+  const forecastSource = obs.forecast ? (obs.gate?.active ? 'seasonal-baseline' : 'model') : 'none';
+  return { forecastSource, ...(obs.uplift ? { calendarUplift: obs.uplift } : {}) };
+}
+
+function actuatorSnapshot(a: Actuator, p: Plan, current: number | undefined): ActuatorSnapshot {
+  const where = a.kind === 'cloneset' ? parseCloneSetId(a.id) : {};
+  return {
+    id: a.id,
+    kind: a.kind,
+    ...where,
+    ...(a.model.kind === 'cloneset' ? { qpsPerReplica: a.model.qpsPerReplica } : {}),
+    plannedQps: p.current.qps,
+    plannedCapacity: p.current.capacity,
+    currentCapacity: current,
+    schedule: p.schedule,
+  };
+}
+
+/** `cloneset:ns/name` → its namespace and name. */
+function parseCloneSetId(id: string): { namespace?: string; name?: string } {
+  const m = /^cloneset:([^/]+)\/(.+)$/.exec(id);
+  return m ? { namespace: m[1], name: m[2] } : {};
+}
+
+function decisionOf(d: {
+  target: string;
+  actuator: Actuator;
+  plan: Plan;
+  forecast: QuantileForecast | undefined;
+  observedQps: number;
+  current: number | undefined;
+  fallback: string | undefined;
+  actions: ActionRecord[];
+}): Decision {
+  const leadSteps = d.forecast ? Math.max(1, Math.ceil((d.actuator.policy.leadMinutes * MINUTE_MS) / d.forecast.stepMs) + 1) : 0;
+  const windowMax = d.forecast
+    ? Object.fromEntries(
+        (['p50', 'p90', 'p99'] as const).map((k, i) => [k, Math.max(...(d.forecast as QuantileForecast).values[i].slice(0, leadSteps))]),
+      )
+    : null;
+  return {
+    target: d.target,
+    actuator: d.actuator.id,
+    atMs: d.plan.nowMs,
+    observedQps: d.observedQps,
+    forecastWindowMax: windowMax,
+    plannedQps: d.plan.current.qps,
+    plannedCapacity: d.plan.current.capacity,
+    currentCapacity: d.current ?? null,
+    reason: d.plan.current.reason,
+    fallback: d.fallback ?? null,
+    bounds: { min: d.actuator.policy.min, max: d.actuator.policy.max },
+    leadMinutes: d.actuator.policy.leadMinutes,
+    actions: d.actions,
+  };
+}

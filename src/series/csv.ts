@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Series } from './series.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { readCsvTable, type CsvRow } from './csv-table.js';
 
 /**
  * What the numbers in a file mean, as stated by the user: a count of requests per interval of the file's own
@@ -164,21 +165,17 @@ export interface CsvOptions {
   readonly source?: string;
 }
 
-function splitCsvLine(line: string): string[] {
-  // Quotes only ever wrap plain cells in the traces we read; a full RFC 4180 parser is not needed here.
-  return line.split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1').trim());
-}
-
 interface Header {
   readonly timeIsOffset: boolean;
   readonly valueIdx: number;
   readonly width: number;
 }
 
-function parseHeader(line: string, o: CsvOptions, source: string): Header {
-  const cols = splitCsvLine(line);
+function parseHeader(row: CsvRow, o: CsvOptions, source: string): Header {
+  // The header is the first line: a blank first line is an empty header, not one to skip.
+  const cols = row.line === 1 ? row.cells : [''];
   if (cols.length < 2) {
-    throw new InputError(`${source}: line 1: the header needs a time column and a value column, found "${line.slice(0, 80)}"`);
+    throw new InputError(`${source}: line 1: the header needs a time column and a value column, found "${cols.join(',').slice(0, 80)}"`);
   }
   if (!Number.isNaN(parseTimestamp(cols[0])) || NUMBER_RE.test(cols[0])) {
     throw new InputError(`${source}: line 1 is data ("${cols[0]}"), but the first line must be a header naming the columns`);
@@ -224,19 +221,16 @@ function parseRow(cells: string[], h: Header, o: CsvOptions, lineNo: number): Ti
 
 /**
  * Parses CSV text whose first column is a timestamp or `minute_offset` into a series of requests per second
- * at the file's native step. Empty cells (and `NaN`) are gaps; so are intervals with no row.
+ * at the file's native step. Empty cells (and `NaN`) are gaps; so are intervals with no row. Cells may be
+ * quoted as RFC 4180 has it (src/series/csv-table.ts); blank lines after the header are skipped.
  */
 export function parseCsvSeries(text: string, o: CsvOptions): Series {
   const source = o.source ?? 'CSV';
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n|\r/);
-  while (lines.length > 0 && lines[lines.length - 1].trim() === '') lines.pop();
-  if (lines.length === 0) throw new InputError(`${source}: the file is empty`);
-  const header = parseHeader(lines[0], o, source);
+  const rows = readCsvTable(text, { source, where: (line) => `${source}: line ${line}` });
+  if (rows.length === 0) throw new InputError(`${source}: the file is empty`);
+  const header = parseHeader(rows[0], o, source);
   const points: TimedValue[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    if (lines[i].trim() === '') continue;
-    points.push(parseRow(splitCsvLine(lines[i]), header, o, i + 1));
-  }
+  for (let i = 1; i < rows.length; i++) points.push(parseRow(rows[i].cells, header, o, rows[i].line));
   if (points.length === 0) throw new InputError(`${source}: has a header but no data rows`);
   return pointsToSeries(points, { unit: o.unit, source });
 }

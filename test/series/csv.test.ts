@@ -96,6 +96,27 @@ describe('parseCsvSeries', () => {
     expect(parseError(text, col)).toMatch(re);
   });
 
+  it('reads a quoted header and quoted cells, a comma inside quotes included, and picks a quoted column by name', () => {
+    const text = '"time","requests, per minute",other\r\n"2024-03-01 00:00:00", "60" ,x\r\n2024-03-01 00:01:00,"120","a, b"\r\n';
+    const s = parseCsvSeries(text, { unit: 'per-minute', valueColumn: 'requests, per minute', source: 'f.csv' });
+    expect(s.startMs).toBe(T0);
+    expect(s.stepMs).toBe(60_000);
+    expect(Array.from(s.values)).toEqual([1, 2]);
+  });
+
+  it('numbers the lines after a quoted cell over several lines as the file does', () => {
+    const text = 'time,v,note\n2024-03-01 00:00:00,1,"two\nlines"\n\n2024-03-01 00:01:00,oops,x\n';
+    expect(parseError(text)).toBe('f.csv: line 5: value "oops" is not a number');
+  });
+
+  it('names the file and the line of an unclosed quote', () => {
+    expect(parseError('time,v\n2024-03-01 00:00:00,1\n2024-03-01 00:01:00,"2\n2024-03-01 00:02:00,3\n')).toBe('f.csv: line 3: unterminated quoted field');
+  });
+
+  it('still takes the first line as the header: a blank one is an empty header', () => {
+    expect(parseError('\ntime,v\n2024-03-01 00:00:00,1\n')).toBe('f.csv: line 1: the header needs a time column and a value column, found ""');
+  });
+
   it('finds the native step as the most common difference', () => {
     expect(modalStep([0, 60, 120, 300, 360, 420])).toBe(60);
     expect(modalStep([0, 300, 600, 660])).toBe(300);

@@ -1,5 +1,4 @@
-import type { Forecaster } from '../forecast/forecaster.js';
-import { LstmForecaster } from '../forecast/lstm.js';
+import type { CalendarInputs, Forecaster } from '../forecast/forecaster.js';
 import { createForecaster, type ForecasterOptions, type MethodName } from '../forecast/registry.js';
 import { InputError } from '../util/errors.js';
 import { withEvents, type CalendarForecaster } from './event-forecaster.js';
@@ -56,7 +55,7 @@ export function calendarModel(method: MethodName, o: ForecasterOptions & { event
         forecaster: f,
         mode,
         learned: () => {
-          const tags = f instanceof LstmForecaster ? f.state?.eventTags : undefined;
+          const tags = f.calendarInputs?.tags;
           return tags ? `lstm calendar inputs, tags ${tags.length > 0 ? tags.join(', ') : 'none (no past event in the training data)'}` : 'none';
         },
       };
@@ -79,7 +78,12 @@ export function calendarModel(method: MethodName, o: ForecasterOptions & { event
   }
 }
 
-/** Whether a fitted or loaded forecaster reads the calendar itself (an LSTM with calendar inputs): it must not be wrapped by withEvents. */
-export function takesCalendarInputs(f: Forecaster): f is LstmForecaster {
-  return f instanceof LstmForecaster && f.usesEvents;
+/**
+ * Whether a fitted or loaded forecaster reads the calendar itself (`Forecaster.calendarInputs`, an LSTM with
+ * calendar inputs): it must not be wrapped by withEvents. Hand it the current calendar with
+ * `f.calendarInputs.setEvents`. (The narrowed type also has `setEvents` on the forecaster itself, for
+ * src/service/calendar.ts, which calls it there: the LSTM, the one kind with calendar inputs, has it.)
+ */
+export function takesCalendarInputs(f: Forecaster): f is Forecaster & { readonly calendarInputs: CalendarInputs } & Pick<CalendarInputs, 'setEvents'> {
+  return f.calendarInputs !== undefined;
 }

@@ -5,7 +5,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { endMs, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError, errorMessage } from '../util/errors.js';
-import type { Forecaster } from './forecaster.js';
+import { unwrap, type Forecaster } from './forecaster.js';
 import type { MethodScores } from './evaluate.js';
 import { EnsembleForecaster } from './ensemble.js';
 import { BandForecaster, type BandCalibration } from './band.js';
@@ -106,19 +106,6 @@ export function codeVersion(): string {
   return 'unknown';
 }
 
-/** A forecaster `auto` wraps is saved as the method it chose. */
-function unwrap(f: Forecaster): Forecaster {
-  const inner = (f as { best?: unknown }).best;
-  return inner !== undefined && typeof inner === 'object' ? unwrap(inner as Forecaster) : f;
-}
-
-/** The band calibration on the way from `f` to the model it wraps, if any. */
-function bandOf(f: Forecaster): BandCalibration | undefined {
-  if (f instanceof BandForecaster) return f.band;
-  const inner = (f as { best?: unknown }).best;
-  return inner !== undefined && typeof inner === 'object' ? bandOf(inner as Forecaster) : undefined;
-}
-
 function kindOf(f: Forecaster): ModelKind {
   if (!(KINDS as readonly string[]).includes(f.name)) throw new Error(`cannot save a forecaster of kind ${f.name}`);
   return f.name as ModelKind;
@@ -136,9 +123,9 @@ function toJsonValues(v: Float64Array): (number | null)[] {
  * is renamed to `dir`.
  */
 export async function saveModel(dir: string, a: { forecaster: Forecaster; training: Series; info?: ModelInfo }): Promise<ModelMeta> {
-  const f = unwrap(a.forecaster);
+  // A forecaster auto or a band wraps is saved as the model inside, with the band in meta.json.
+  const { model: f, band } = unwrap(a.forecaster);
   const kind = kindOf(f);
-  const band = bandOf(a.forecaster);
   const { backend } = await initTf();
   const parent = path.dirname(path.resolve(dir));
   mkdirSync(parent, { recursive: true });

@@ -1,7 +1,7 @@
 import type { Series } from '../series/series.js';
 import { InputError } from '../util/errors.js';
 import { forecastOrigins, scoreForecasts, type MethodScores, type ProtocolData } from './evaluate.js';
-import { disposeForecaster, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { disposeForecaster, sanitizeForecast, type Forecaster, type QuantileForecast, type Wrapping } from './forecaster.js';
 import { fromLog, logOf } from './log-scale.js';
 
 /**
@@ -75,6 +75,10 @@ export class BandForecaster implements Forecaster {
 
   get name(): string {
     return this.best.name;
+  }
+
+  get wraps(): Wrapping {
+    return { model: this.best, band: this.band };
   }
 
   get minTrainLength(): number {

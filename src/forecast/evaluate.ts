@@ -1,7 +1,7 @@
 import { fillGaps, resampleMean, sliceSeries, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
-import { quantileRow, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { quantileRow, unwrap, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { createForecaster, type MethodName } from './registry.js';
 
 /**
@@ -251,11 +251,10 @@ export interface EvaluateOptions extends PrepareOptions {
   readonly nowMs?: () => number;
 }
 
-/** What `auto` picked and how it set the band; nothing for a method that picks nothing. */
+/** What `auto` picked and how it set the band (`Forecaster.wraps`); nothing for a method that picks nothing. */
 function choiceOf(f: Forecaster): Pick<MethodResult, 'chosen' | 'bandExponent'> {
-  const c = (f as { chosen?: unknown }).chosen;
-  const b = (f as { band?: { exponent?: unknown } }).band?.exponent;
-  return { ...(typeof c === 'string' ? { chosen: c } : {}), ...(typeof b === 'number' ? { bandExponent: b } : {}) };
+  const { chosen, band } = unwrap(f);
+  return { ...(chosen !== undefined ? { chosen } : {}), ...(band !== undefined ? { bandExponent: band.exponent } : {}) };
 }
 
 /** Fits on the causally filled training part and scores one method. */

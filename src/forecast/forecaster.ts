@@ -1,5 +1,7 @@
+import type { CalendarEvent } from '../events/events.js';
 import type { Series } from '../series/series.js';
 import { InputError } from '../util/errors.js';
+import type { BandCalibration } from './band.js';
 
 /** The quantile levels every forecaster returns, in this order. */
 export const QUANTILES = [0.5, 0.9, 0.99] as const;
@@ -31,6 +33,49 @@ export interface Forecaster {
   readonly probabilistic: boolean;
   fit(series: Series): Promise<void>;
   predict(horizon: number, context?: Series): QuantileForecast;
+  /**
+   * For a forecaster made of another fitted model (auto's winner, a calibrated band): that model and what was
+   * chosen on the way; undefined for a model of its own and before fit. `unwrap` follows the whole chain.
+   */
+  readonly wraps?: Wrapping;
+  /** For a model that reads the promo calendar as known-future inputs (the LSTM given events); undefined otherwise. */
+  readonly calendarInputs?: CalendarInputs;
+  /** Frees what the forecaster holds outside the JS heap (the LSTM's tensors); absent when it holds nothing there. */
+  dispose?(): void;
+}
+
+/** One step of a wrapping: the model inside and what this wrapper adds to it. */
+export interface Wrapping {
+  /** The fitted model forecasts come from (saved as its own kind). */
+  readonly model: Forecaster;
+  /** The method auto picked, for auto. */
+  readonly chosen?: string;
+  /** The upper band's calibration applied to `model`'s forecasts, for a band. */
+  readonly band?: BandCalibration;
+}
+
+/** What a forecaster comes down to: the innermost model, auto's pick and the band on the way (the outermost of each). */
+export interface Unwrapped {
+  readonly model: Forecaster;
+  readonly chosen?: string;
+  readonly band?: BandCalibration;
+}
+
+export function unwrap(f: Forecaster): Unwrapped {
+  const w = f.wraps;
+  if (w === undefined) return { model: f };
+  const inner = unwrap(w.model);
+  const chosen = w.chosen ?? inner.chosen;
+  const band = w.band ?? inner.band;
+  return { model: inner.model, ...(chosen !== undefined ? { chosen } : {}), ...(band !== undefined ? { band } : {}) };
+}
+
+/** The calendar side of a model that takes the promo calendar as inputs. */
+export interface CalendarInputs {
+  /** The tags one-hot encoded, in order (possibly none), once fitted or loaded; undefined before. */
+  readonly tags: readonly string[] | undefined;
+  /** Replaces the calendar the inputs are read from (a loaded model handed the current one, with newer events). */
+  setEvents(events: readonly CalendarEvent[]): void;
 }
 
 /** The shared guard: one error for every model when the series is too short. */
@@ -44,7 +89,7 @@ export function assertTrainLength(f: Pick<Forecaster, 'name' | 'minTrainLength'>
 
 /** Frees what a forecaster holds outside the JS heap (the LSTM's tensors); a no-op for the others. */
 export function disposeForecaster(f: Forecaster): void {
-  (f as { dispose?: () => void }).dispose?.();
+  f.dispose?.();
 }
 
 /** The shared guard: one error for every model when predict comes before fit. */

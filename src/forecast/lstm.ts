@@ -2,7 +2,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { endMs, fillGaps, timeAt, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
-import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type CalendarInputs, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { assertSomeValues } from './naive.js';
 import { initTf, tfIfReady, type Tf } from './tf-backend.js';
 import { mulberry32 } from '../util/prng.js';
@@ -268,6 +268,18 @@ export class LstmForecaster implements Forecaster {
   /** Whether this model takes calendar inputs (given `events` before fitting, or loaded with them). */
   get usesEvents(): boolean {
     return this.st ? this.st.eventTags !== undefined : this.events !== undefined;
+  }
+
+  /** The calendar side of a model with calendar inputs (its tags once fitted, `setEvents`); undefined without. */
+  get calendarInputs(): CalendarInputs | undefined {
+    if (!this.usesEvents) return undefined;
+    const st = (): LstmState | undefined => this.st;
+    return {
+      get tags() {
+        return st()?.eventTags;
+      },
+      setEvents: (events) => this.setEvents(events),
+    };
   }
 
   /**

@@ -2,7 +2,7 @@ import { sliceSeries, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import { seasonalScale, scoreRollingOrigins, type MethodScores, type ProtocolData } from './evaluate.js';
-import { assertFitted, assertTrainLength, disposeForecaster, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { assertFitted, assertTrainLength, disposeForecaster, type Forecaster, type QuantileForecast, type Wrapping } from './forecaster.js';
 import { EnsembleForecaster } from './ensemble.js';
 import { DM_CRITICAL_5, dieboldMariano } from './compare.js';
 import { BandForecaster, calibrateBand, type BandOptions, type BandCalibration } from './band.js';
@@ -136,7 +136,8 @@ interface Holdout {
  * holdout at its end with protocol v1's rolling-origin scoring (src/forecast/evaluate.ts), keeps the best
  * (`decide`: the lowest MASE, unless its lead over the combination is not significant), calibrates its upper
  * band on the same holdout's window peaks (src/forecast/band.ts), and refits it on the whole training series.
- * `chosen`, `decision`, `scores` and `band` say what happened.
+ * `chosen`, `decision`, `scores` and `band` say what happened; `wraps` is the fitted winner (what gets saved and
+ * what `evaluate` reports as auto's choice).
  */
 export class AutoForecaster implements Forecaster {
   readonly name = 'auto';
@@ -182,9 +183,15 @@ export class AutoForecaster implements Forecaster {
     return this.winner instanceof BandForecaster ? this.winner.band : undefined;
   }
 
-  /** The fitted winner (what gets saved), inside its band calibration when it has one. */
-  get best(): Forecaster | undefined {
-    return this.winner;
+  /** After fit: the fitted winner (what gets saved), inside its band calibration when it has one, and its name. */
+  get wraps(): Wrapping | undefined {
+    return this.winner && this.decided ? { model: this.winner, chosen: this.decided.chosen } : undefined;
+  }
+
+  /** Frees the winner's tensors (the candidates' are freed as soon as the holdout has judged them). */
+  dispose(): void {
+    if (this.winner) disposeForecaster(this.winner);
+    this.winner = undefined;
   }
 
   async fit(series: Series): Promise<void> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { causalContext, evaluateSeries, originsOf, prepareProtocol, scoreRollingOrigins, seasonalScale } from '../../src/forecast/evaluate.js';
+import { BandForecaster } from '../../src/forecast/band.js';
 import { QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from '../../src/forecast/forecaster.js';
 import { endMs, fillGaps, makeSeries, type Series } from '../../src/series/series.js';
 import { DAY_MS, MINUTE_MS } from '../../src/util/clock.js';
@@ -175,13 +176,16 @@ describe('evaluateSeries', () => {
     const trainEnd = Math.floor(10 * M * 0.7);
     v[trainEnd - 1] = NaN; // the last training point is missing
     const fakes: FakeForecaster[] = [];
+    const scores = { ufr: 0.2, peakRatio: 1.1, coverageP90: 0.9 };
+    const band = { exponent: 1.5, targetUfr: 0.1, holdout: { before: scores, after: scores } };
     let clock = 0;
     const report = await evaluateSeries(makeSeries(T0, STEP, v), {
       methods: ['naive', 'auto'],
       create: (name) => {
         const f = new FakeForecaster(lastOf);
-        if (name === 'auto') Object.assign(f, { chosen: 'holt-winters' });
         fakes.push(f);
+        // auto says what it chose through Forecaster.wraps (here: holt-winters inside a band widened ×1.5).
+        if (name === 'auto') Object.defineProperty(f, 'wraps', { get: () => ({ model: new BandForecaster(new FakeForecaster(lastOf), band), chosen: 'holt-winters' }) });
         return f;
       },
       nowMs: () => (clock += 500),
@@ -190,6 +194,8 @@ describe('evaluateSeries', () => {
     expect(report.methods.naive?.fitSeconds).toBe(0.5);
     expect(report.methods.naive?.chosen).toBeUndefined();
     expect(report.methods.auto?.chosen).toBe('holt-winters');
+    expect(report.methods.auto?.bandExponent).toBe(1.5);
+    expect(report.methods.naive?.bandExponent).toBeUndefined();
     const train = fakes[0].fitted as Series;
     expect(train.values.length).toBe(trainEnd);
     expect(train.values[trainEnd - 1]).toBe(v[trainEnd - 2]); // held flat, not interpolated from the test part

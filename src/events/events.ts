@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readCsvTable } from '../series/csv-table.js';
 import { InputError, errorMessage } from '../util/errors.js';
 
 /**
@@ -31,39 +32,6 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([zZ]|[+-]\d{2}:
 export function parseIsoTime(text: string): number {
   if (!ISO.test(text)) return NaN;
   return Date.parse(/[zZ]|[+-]\d{2}:?\d{2}$/.test(text) ? text : `${text}Z`);
-}
-
-/** Splits one CSV line; fields may be double-quoted, with "" for a quote inside. */
-function splitCsvLine(line: string, where: string): string[] {
-  const out: string[] = [];
-  let i = 0;
-  for (;;) {
-    let field = '';
-    if (line[i] === '"') {
-      i++;
-      for (;;) {
-        if (i >= line.length) throw new InputError(`${where}: unterminated quoted field`);
-        if (line[i] === '"') {
-          if (line[i + 1] === '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        field += line[i++];
-      }
-      if (i < line.length && line[i] !== ',') throw new InputError(`${where}: text after a closing quote`);
-    } else {
-      const j = line.indexOf(',', i);
-      field = (j < 0 ? line.slice(i) : line.slice(i, j)).trim();
-      i = j < 0 ? line.length : j;
-    }
-    out.push(field);
-    if (i >= line.length) return out;
-    i++;
-  }
 }
 
 interface RawEvent {
@@ -114,30 +82,29 @@ function checkEvent(raw: RawEvent, where: string): CalendarEvent {
   };
 }
 
-/** Parses an events CSV; `source` (the file name) prefixes every error together with the line number. */
+/**
+ * Parses an events CSV; `source` (the file name) prefixes every error together with the line number. Fields
+ * may be quoted as RFC 4180 has it (src/series/csv-table.ts), so a name may hold commas, quotes and line
+ * breaks; blank lines are skipped.
+ */
 export function parseEventsCsv(text: string, source = 'events.csv'): CalendarEvent[] {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  const headerAt = lines.findIndex((l) => l.trim() !== '');
-  if (headerAt < 0) throw new InputError(`${source}: empty, expected a header line ${COLUMNS.join(',')}`);
-  const header = splitCsvLine(lines[headerAt], `${source}:${headerAt + 1}`);
+  const rows = readCsvTable(text, { source });
+  if (rows.length === 0) throw new InputError(`${source}: empty, expected a header line ${COLUMNS.join(',')}`);
+  const { cells: header, line: headerLine } = rows[0];
   for (const h of header) {
-    if (!COLUMNS.includes(h)) throw new InputError(`${source}:${headerAt + 1}: unknown column "${h}"; the columns are ${COLUMNS.join(', ')}`);
+    if (!COLUMNS.includes(h)) throw new InputError(`${source}:${headerLine}: unknown column "${h}"; the columns are ${COLUMNS.join(', ')}`);
   }
-  if (new Set(header).size !== header.length) throw new InputError(`${source}:${headerAt + 1}: a column appears twice in "${lines[headerAt]}"`);
+  if (new Set(header).size !== header.length) throw new InputError(`${source}:${headerLine}: a column appears twice in "${header.join(',')}"`);
   for (const r of REQUIRED) {
-    if (!header.includes(r)) throw new InputError(`${source}:${headerAt + 1}: missing column "${r}"; required: ${REQUIRED.join(', ')}`);
+    if (!header.includes(r)) throw new InputError(`${source}:${headerLine}: missing column "${r}"; required: ${REQUIRED.join(', ')}`);
   }
-  const events: CalendarEvent[] = [];
-  for (let i = headerAt + 1; i < lines.length; i++) {
-    if (lines[i].trim() === '') continue;
-    const where = `${source}:${i + 1}`;
-    const cells = splitCsvLine(lines[i], where);
+  return rows.slice(1).map(({ cells, line }) => {
+    const where = `${source}:${line}`;
     if (cells.length !== header.length) throw new InputError(`${where}: ${cells.length} fields, the header has ${header.length}`);
     const raw: Record<string, string> = {};
     header.forEach((h, k) => (raw[h] = cells[k]));
-    events.push(checkEvent(raw as unknown as RawEvent, where));
-  }
-  return events;
+    return checkEvent(raw as unknown as RawEvent, where);
+  });
 }
 
 /** Parses the events JSON: an array of objects with ISO `start`/`end` (as `synth --events-out` writes). */

@@ -17,6 +17,34 @@ describe('parseEventsCsv', () => {
     ]);
   });
 
+  it('reads back what eventsCsv writes for a name holding a line break, a comma and a double quote', () => {
+    const ev: CalendarEvent[] = [
+      { name: 'Big "Spring"\nsale, day 1', startMs: T0, endMs: T0 + 3600_000, tag: 'promo, "flash"', multiplier: 2 },
+      { name: 'after', startMs: T0 + 7200_000, endMs: T0 + 10_800_000, tag: 'launch' },
+    ];
+    const csv = eventsCsv(ev);
+    expect(csv).toBe(
+      'name,start,end,tag,multiplier\n' +
+        '"Big ""Spring""\nsale, day 1",2026-01-18T12:00:00.000Z,2026-01-18T13:00:00.000Z,"promo, ""flash""",2\n' +
+        'after,2026-01-18T14:00:00.000Z,2026-01-18T15:00:00.000Z,launch,\n',
+    );
+    expect(parseEventsCsv(csv, 'cal.csv')).toEqual(ev);
+    expect(parseEventsCsv(csv.replace(/\n/g, '\r\n'), 'cal.csv')).toEqual([{ ...ev[0], name: 'Big "Spring"\r\nsale, day 1' }, ev[1]]);
+  });
+
+  it('names the line of a row after a record over several lines as the file numbers it', () => {
+    const csv = 'name,start,end,tag\n"two\nline\nname",2026-01-18T12:00:00Z,2026-01-18T13:00:00Z,promo\n\nx,2026-01-18T14:00:00Z,2026-01-18T12:00:00Z,promo\n';
+    expect(() => parseEventsCsv(csv, 'cal.csv')).toThrow('cal.csv:6: end (2026-01-18T12:00:00.000Z) must be after start (2026-01-18T14:00:00.000Z)');
+    const unclosed = 'name,start,end,tag\n"a\nb",2026-01-18T12:00:00Z,2026-01-18T13:00:00Z,promo\n"c,2026-01-18T14:00:00Z,2026-01-18T15:00:00Z,promo\n';
+    expect(() => parseEventsCsv(unclosed, 'cal.csv')).toThrow('cal.csv:4: unterminated quoted field');
+  });
+
+  it('takes the header from the first line that is not blank, with a BOM and CR line ends', () => {
+    const csv = '\uFEFF\r\rname,start,end,tag\rsale,2026-01-18T12:00:00Z,2026-01-18T13:00:00Z,promo\r';
+    expect(parseEventsCsv(csv, 'cal.csv')).toEqual([{ name: 'sale', startMs: T0, endMs: T0 + 3600_000, tag: 'promo' }]);
+    expect(() => parseEventsCsv('\n\nname,start,end,tag,mult\n', 'cal.csv')).toThrow('cal.csv:3: unknown column "mult"');
+  });
+
   it.each([
     ['bad time', 'name,start,end,tag\nx,2026-13-45,2026-01-18T14:00:00Z,promo\n', /cal\.csv:2: start is not an ISO date-time: "2026-13-45"/],
     ['end before start', 'name,start,end,tag\nx,2026-01-18T14:00:00Z,2026-01-18T12:00:00Z,promo\n', /cal\.csv:2: end \(2026-01-18T12:00:00.000Z\) must be after start/],
@@ -68,7 +96,9 @@ describe('loadEventsFile', () => {
 });
 
 describe('events CSV properties', () => {
-  const text = fc.string({ minLength: 1, maxLength: 12 }).filter((s) => s.trim() === s && s.trim() !== '' && !/[\r\n]/.test(s));
+  // Names and tags may hold what CSV quoting is for: line breaks, commas, double quotes.
+  const unit = fc.oneof(fc.constantFrom('\n', '\r', '\r\n', '"', ','), fc.string({ minLength: 1, maxLength: 1 }));
+  const text = fc.string({ minLength: 1, maxLength: 12, unit }).filter((s) => s.trim() === s && s.trim() !== '');
   const event = fc
     .record({
       name: text,

@@ -3,6 +3,7 @@ import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import { quantileRow, unwrap, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { createForecaster, type MethodName } from './registry.js';
+import { scoreWindowPeaks } from './window-peak.js';
 
 /**
  * Protocol v1 of docs/benchmark-protocol.md as library code: prepare (resample, split), then score a forecaster
@@ -100,6 +101,13 @@ export interface MethodScores {
   /** Windows with every actual present: the ones UFR and peak ratio are computed on. */
   readonly completeWindows: number;
   readonly scoredPoints: number;
+  /**
+   * Protocol v2 (src/forecast/window-peak.ts), on the same windows: WPL90 of the forecast peak (the p90, the point
+   * for point forecasts), NaN when no window is complete. Always set by scoreForecasts.
+   */
+  readonly wpl90?: number;
+  /** Protocol v2: share of complete windows whose actual peak is at or below the forecast peak. Set by scoreForecasts. */
+  readonly windowPeakCoverage?: number;
 }
 
 export interface ScoreOptions {
@@ -199,14 +207,18 @@ export function scoreForecasts(d: ProtocolData, r: OriginForecasts, o: Pick<Scor
   const y = d.actual.values;
   const acc: Accumulator = { absErr: 0, scored: 0, covered: 0, windows: 0, complete: 0, under: 0, ratioSum: 0, ratioCount: 0 };
   let probabilistic = r.probabilistic;
+  const uppers: Float64Array[] = [];
   r.forecasts.forEach((fc, k) => {
     probabilistic = fc.probabilistic;
     const p50 = quantileRow(fc, 0.5);
     const p90 = quantileRow(fc, 0.9);
+    const upper = probabilistic ? p90 : p50;
+    uppers.push(upper);
     // Scored first: an optional call skips evaluating its argument when there is no callback.
-    const loss = scoreWindow(acc, y, { t: r.origins[k], p50, p90, upper: probabilistic ? p90 : p50 });
+    const loss = scoreWindow(acc, y, { t: r.origins[k], p50, p90, upper });
     o.onWindow?.(loss);
   });
+  const peaks = scoreWindowPeaks(y, r.origins, uppers);
   return {
     mase: acc.scored > 0 ? acc.absErr / acc.scored / d.maseScale : NaN,
     ufr: acc.complete > 0 ? acc.under / acc.complete : NaN,
@@ -215,6 +227,8 @@ export function scoreForecasts(d: ProtocolData, r: OriginForecasts, o: Pick<Scor
     windows: acc.windows,
     completeWindows: acc.complete,
     scoredPoints: acc.scored,
+    wpl90: peaks.wpl90,
+    windowPeakCoverage: peaks.windowPeakCoverage,
   };
 }
 

@@ -1,5 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
+import { scoreForecasts, type ProtocolData } from '../../src/forecast/evaluate.js';
+import { QUANTILES, type QuantileForecast } from '../../src/forecast/forecaster.js';
 import { actualWindowPeak, forecastWindowPeak, pinball, scoreWindowPeaks } from '../../src/forecast/window-peak.js';
+import { makeSeries } from '../../src/series/series.js';
 
 describe('pinball', () => {
   it('costs a unit short nine times a unit idle at τ = 0.9', () => {
@@ -72,5 +75,32 @@ describe('scoreWindowPeaks', () => {
 
   it('rejects a forecast count that differs from the origins', () => {
     expect(() => scoreWindowPeaks([1, 2, 3], [0, 1], [[1]])).toThrow('2 origins but 1 forecasts');
+  });
+});
+
+describe('scoreForecasts reports protocol v2 beside v1', () => {
+  const STEP = 300_000;
+  const d: ProtocolData = { actual: makeSeries(0, STEP, [1, 10, 20, 5, 8]), trainEnd: 1, horizon: 2, season: 1, maseScale: 1 };
+  const fc = (p50: number[], p90: number[], probabilistic: boolean): QuantileForecast => ({
+    startMs: 0,
+    stepMs: STEP,
+    horizon: 2,
+    probabilistic,
+    values: QUANTILES.map((q) => Float64Array.from(q === 0.5 ? p50 : p90)),
+  });
+
+  it('scores the p90 of a probabilistic forecast', () => {
+    const s = scoreForecasts(d, { origins: [0, 2], probabilistic: true, forecasts: [fc([12, 14], [15, 18], true), fc([6, 7], [9, 12], true)] });
+    expect(s.wpl90).toBeCloseTo(1.1 / 14, 12);
+    expect(s.windowPeakCoverage).toBe(0.5);
+    // v1 on the same forecasts: |10−12| + |20−14| + |5−6| + |8−7| = 10 over 4 points.
+    expect(s.mase).toBeCloseTo(2.5, 12);
+  });
+
+  it('scores the point of a point forecast', () => {
+    // Window peaks 20 and 8 against points 14 and 7: short 6 and 1 → 5.4 and 0.9; WPL90 = 3.15 / 14.
+    const s = scoreForecasts(d, { origins: [0, 2], probabilistic: false, forecasts: [fc([12, 14], [12, 14], false), fc([6, 7], [6, 7], false)] });
+    expect(s.wpl90).toBeCloseTo(3.15 / 14, 12);
+    expect(s.windowPeakCoverage).toBe(0);
   });
 });

@@ -1,8 +1,11 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { endMs, fillGaps, timeAt, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
 import { boost, fromForest, predictForest, toForest, type BoostedModel, type BoostOptions, type Forest } from './gbdt.js';
+import { isRecord, ownKind, readJsonFile, type LoadSource, type ModelKind } from './model-kind.js';
 import { assertSomeValues } from './naive.js';
 import { quantileSorted } from '../util/stats.js';
 import { fromLog, toLog } from './log-scale.js';
@@ -224,4 +227,57 @@ export class GbdtForecaster implements Forecaster {
     }
     return sanitizeForecast({ startMs: endMs(ctx), stepMs: st.stepMs, horizon, probabilistic: true, values });
   }
+}
+
+/** A gbdt model's summary in meta.json; the trees, normalisation and residual quantiles are in `trees.json`. */
+export interface GbdtMeta {
+  readonly features: readonly string[];
+  /** Trees kept per horizon step (early stopping). */
+  readonly rounds: readonly number[];
+}
+
+const GBDT_FILE = 'trees.json';
+
+/** The `gbdt` kind: trees.json (the whole fitted state) beside meta.json's `gbdt` summary (features, trees per step). */
+export const gbdtKind: ModelKind<'gbdt'> = {
+  name: 'gbdt',
+  section: 'gbdt',
+  create: (o) => new GbdtForecaster({ stepMs: o.stepMs, horizon: o.horizon }),
+  async save(f, { dir }) {
+    const state = ownKind('gbdt', f, GbdtForecaster).state;
+    if (!state) throw new Error('gbdt: save called before fit');
+    writeFileSync(path.join(dir, GBDT_FILE), JSON.stringify(state));
+    const section: GbdtMeta = { features: gbdtFeatureNames(state), rounds: state.models.map((m) => m.trees.length) };
+    return { horizon: state.horizon, section };
+  },
+  validate(section, where) {
+    if (!(isRecord(section) && Array.isArray(section.rounds))) throw new InputError(`${where}: a gbdt model needs the "gbdt" section (features, rounds)`);
+  },
+  async load(from) {
+    const file = path.join(from.dir, GBDT_FILE);
+    const state = readGbdtState(file, from);
+    try {
+      return GbdtForecaster.fromState(state);
+    } catch (err: unknown) {
+      throw new InputError(`${file}: ${errorMessage(err)}`, { cause: err });
+    }
+  },
+};
+
+/** trees.json: the whole fitted state; checked against meta.json so a file from another model is caught. */
+function readGbdtState(file: string, meta: LoadSource): GbdtState {
+  const doc = readJsonFile(file);
+  if (!isRecord(doc) || !Array.isArray(doc.models) || !Array.isArray(doc.residualQuantiles) || !Array.isArray(doc.tail) || !Array.isArray(doc.dayLags)) {
+    throw new InputError(`${file}: must hold models, residualQuantiles, dayLags and tail (a gbdt model's state)`);
+  }
+  if (doc.stepMs !== meta.stepMs || doc.horizon !== meta.horizon || doc.models.length !== meta.horizon || doc.residualQuantiles.length !== meta.horizon) {
+    throw new InputError(`${file}: does not match meta.json (step ${String(doc.stepMs)} ms, horizon ${String(doc.horizon)}, ${doc.models.length} models; meta.json says step ${meta.stepMs} ms, horizon ${meta.horizon})`);
+  }
+  const rounds = (meta.section as GbdtMeta).rounds;
+  doc.models.forEach((m: unknown, i) => {
+    if (!isRecord(m) || !Array.isArray(m.trees) || typeof m.base !== 'number' || m.trees.length !== rounds[i]) {
+      throw new InputError(`${file}: models[${i}] must hold base and ${String(rounds[i])} trees (meta.json gbdt.rounds); the file is truncated or from another model`);
+    }
+  });
+  return doc as unknown as GbdtState;
 }

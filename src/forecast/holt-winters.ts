@@ -2,6 +2,7 @@ import { endMs, type Series } from '../series/series.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { finite, isRecord, ownKind, refitOnHistory, writeHistory, type ModelKind } from './model-kind.js';
 import { assertSomeValues } from './naive.js';
 import { seasonSteps } from './seasonal-naive.js';
 import { fromLog, toLog } from './log-scale.js';
@@ -742,4 +743,58 @@ function extendsCache(c: Cache, ctx: Series): boolean {
   const b = ctx.values;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return false;
   return true;
+}
+
+/**
+ * A Holt-Winters model in meta.json: its parameters and, since 2026-11-27, the start state, residual quantiles
+ * and mse the fit found, so loading does not estimate them again (older files without them still load).
+ */
+export interface HoltWintersMeta {
+  readonly params: HoltWintersParams;
+  readonly start?: { readonly level: number; readonly trend: number; readonly season: readonly number[] };
+  readonly residualQuantiles?: readonly (readonly number[])[];
+  readonly mse?: number;
+}
+
+/**
+ * The `holt-winters` kind: meta.json's `holtWinters` section (parameters, start state, residual quantiles) and
+ * history.json, the training series it is refitted on with them (same state, same forecasts).
+ */
+export const holtWintersKind: ModelKind<'holt-winters'> = {
+  name: 'holt-winters',
+  section: 'holtWinters',
+  create: (o) => new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon }),
+  async save(f, { dir, training }) {
+    const fitted = ownKind('holt-winters', f, HoltWintersForecaster).fitted;
+    if (!fitted) throw new Error('holt-winters: save called before fit');
+    writeHistory(dir, training);
+    const { level, trend, season } = fitted.start;
+    const section: HoltWintersMeta = { params: fitted.params, start: { level, trend, season: Array.from(season) }, residualQuantiles: fitted.residualQuantiles, mse: fitted.mse };
+    return { section };
+  },
+  validate(section, where) {
+    if (!(isRecord(section) && isRecord(section.params))) throw new InputError(`${where}: a holt-winters model needs holtWinters.params`);
+  },
+  async load({ dir, where, stepMs, horizon, section }) {
+    const hw = section as HoltWintersMeta;
+    return refitOnHistory(new HoltWintersForecaster({ stepMs, objective: 'horizon', objectiveHorizon: horizon, params: hw.params, saved: savedState(hw, where, stepMs) }), dir);
+  },
+};
+
+function isStartState(v: unknown): v is NonNullable<HoltWintersMeta['start']> {
+  return isRecord(v) && finite(v.level) && finite(v.trend) && Array.isArray(v.season) && v.season.every(finite);
+}
+
+/** The start state and residual quantiles a fit saved, checked (`where` names the section); none in files written before they were. */
+function savedState(hw: HoltWintersMeta, where: string, stepMs: number): HoltWintersSaved | undefined {
+  if (hw.start === undefined) return undefined;
+  const { start, residualQuantiles: rq, mse } = hw as Record<string, unknown> & HoltWintersMeta;
+  if (!isStartState(start)) throw new InputError(`${where}.start must hold numbers level and trend and an array of numbers season`);
+  const day = Math.round(DAY_MS / stepMs);
+  if (start.season.length !== day) throw new InputError(`${where}.start.season has ${start.season.length} slots, a day has ${day} steps of ${stepMs / MINUTE_MS} min`);
+  if (!Array.isArray(rq) || rq.length === 0 || !rq.every((r: unknown) => Array.isArray(r) && r.length === rq[0].length && r.every(finite))) {
+    throw new InputError(`${where}.residualQuantiles must be a non-empty array of equally long arrays of numbers`);
+  }
+  if (!finite(mse)) throw new InputError(`${where}.mse must be a number, ${JSON.stringify(mse)} given`);
+  return { start, residualQuantiles: rq, mse };
 }

@@ -1,8 +1,11 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { endMs, fillGaps, timeAt, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
-import { InputError } from '../util/errors.js';
+import { InputError, errorMessage } from '../util/errors.js';
 import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type CalendarInputs, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { isRecord, ownKind, readJsonFile, type ModelKind } from './model-kind.js';
 import { assertSomeValues } from './naive.js';
 import { initTf, tfIfReady, type Tf } from './tf-backend.js';
 import { mulberry32 } from '../util/prng.js';
@@ -724,4 +727,66 @@ function gather(tf: Tf, d: Arrays, idx: readonly number[], st: { w: number; nd: 
     y.set(d.y.subarray(src * st.h, (src + 1) * st.h), i * st.h);
   });
   return [tf.tensor3d(seq, [idx.length, st.w, 5]), tf.tensor2d(dense, [idx.length, st.nd]), tf.tensor2d(y, [idx.length, st.h])];
+}
+
+/** The `lstm` kind: model.json + weights.bin (TensorFlow.js layers format) beside meta.json's `lstm` section (LstmState). */
+export const lstmKind: ModelKind<'lstm'> = {
+  name: 'lstm',
+  section: 'lstm',
+  create: (o) => new LstmForecaster({ ...o.lstm, stepMs: o.stepMs, horizon: o.horizon, seed: o.seed ?? o.lstm?.seed }),
+  async save(f, { dir }) {
+    const lstm = ownKind('lstm', f, LstmForecaster);
+    const model = lstm.layersModel;
+    const state = lstm.state;
+    if (!model || !state) throw new Error('lstm: save called before fit');
+    const { tf } = await initTf();
+    await model.save(
+      tf.io.withSaveHandler((art: tfTypes.io.ModelArtifacts) => {
+        const weights = art.weightData === undefined ? new Uint8Array(0) : new Uint8Array(tf.io.concatenateArrayBuffers(Array.isArray(art.weightData) ? art.weightData : [art.weightData]));
+        writeFileSync(path.join(dir, 'weights.bin'), weights);
+        const modelJson = {
+          format: art.format,
+          generatedBy: art.generatedBy,
+          convertedBy: art.convertedBy,
+          modelTopology: art.modelTopology,
+          weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs ?? [] }],
+        };
+        writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson));
+        return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: weights.byteLength } });
+      }),
+    );
+    return { horizon: state.horizon, section: state };
+  },
+  validate(section, where) {
+    if (!isRecord(section)) throw new InputError(`${where}: an lstm model needs the "lstm" section (normalisation, window, features)`);
+  },
+  load: async ({ dir, section }) => LstmForecaster.fromParts(await loadLayers(dir), section as LstmState),
+};
+
+/** model.json + weights.bin as a LayersModel; a file that is missing, truncated or from another model is an InputError naming it. */
+async function loadLayers(dir: string): Promise<tfTypes.LayersModel> {
+  const { tf } = await initTf();
+  const file = path.join(dir, 'model.json');
+  const doc = readJsonFile(file);
+  if (!isRecord(doc) || !isRecord(doc.modelTopology) || !Array.isArray(doc.weightsManifest)) {
+    throw new InputError(`${file}: must hold modelTopology and weightsManifest (TensorFlow.js layers format)`);
+  }
+  const specs = (doc.weightsManifest as { weights?: tfTypes.io.WeightsManifestEntry[] }[]).flatMap((g) => g.weights ?? []);
+  const weightsFile = path.join(dir, 'weights.bin');
+  let buf: Buffer;
+  try {
+    buf = readFileSync(weightsFile);
+  } catch (err: unknown) {
+    throw new InputError(`${weightsFile}: cannot read the weights (${errorMessage(err)})`, { cause: err });
+  }
+  const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  if (buf.byteLength !== expected) {
+    throw new InputError(`${weightsFile}: ${buf.byteLength} bytes where model.json describes ${expected}; the file is truncated or does not belong to this model.json`);
+  }
+  const weightData = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  try {
+    return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: doc.modelTopology, weightSpecs: specs, weightData }));
+  } catch (err: unknown) {
+    throw new InputError(`${file}: TensorFlow.js cannot build the model (${errorMessage(err)})`, { cause: err });
+  }
 }

@@ -1,6 +1,7 @@
 import { endMs, type Series } from '../series/series.js';
 import { InputError } from '../util/errors.js';
 import { assertFitted, assertTrainLength, pointForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { ownKind, refitOnHistory, writeHistory, type ModelKind } from './model-kind.js';
 
 /** The last present value of a series at or before index `end - 1`, or NaN when all are gaps. */
 export function lastPresent(values: Float64Array, end: number = values.length): number {
@@ -35,3 +36,15 @@ export class NaiveForecaster implements Forecaster {
     return pointForecast(endMs(ctx), ctx.stepMs, new Float64Array(horizon).fill(last));
   }
 }
+
+/** The `naive` kind: history.json, the training series it is refitted on (its last value is the whole state). */
+export const naiveKind: ModelKind<'naive'> = {
+  name: 'naive',
+  create: () => new NaiveForecaster(),
+  async save(f, { dir, training }) {
+    ownKind('naive', f, NaiveForecaster);
+    writeHistory(dir, training);
+    return {};
+  },
+  load: ({ dir }) => refitOnHistory(new NaiveForecaster(), dir),
+};

@@ -1,12 +1,13 @@
 import { MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import type { Forecaster } from './forecaster.js';
+import { KIND_NAMES, createModel, type KindName } from './kinds.js';
 import type { LstmOptions } from './lstm.js';
-import { AutoForecaster, createCandidate } from './select.js';
+import { AutoForecaster } from './select.js';
 
-/** Every method name the CLI knows, in the order tables list them. */
-export const METHOD_NAMES = ['auto', 'lstm', 'holt-winters', 'gbdt', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'] as const;
-export type MethodName = (typeof METHOD_NAMES)[number];
+/** Every method the CLI knows, in the order tables list them: `auto`, then every model kind (src/forecast/kinds.ts). */
+export type MethodName = 'auto' | KindName;
+export const METHOD_NAMES: readonly ['auto', ...KindName[]] = ['auto', ...KIND_NAMES];
 
 /** Options every factory accepts; a method ignores what it does not use. */
 export interface ForecasterOptions {
@@ -23,16 +24,16 @@ export interface ForecasterOptions {
 export type ForecasterFactory = (o: ForecasterOptions) => Forecaster;
 
 /**
- * The registry: one factory per method. Every method but `auto` is an auto candidate and is built by
- * `createCandidate`, so auto's candidate is the method evaluate reports. (select.ts reaches this module through
- * evaluate.ts: the factories touch its exports only when called.)
+ * The registry: one factory per method. Every method but `auto` is a model kind, built by its kind's `create`,
+ * which is also how auto builds its candidates: auto's candidate is the method evaluate reports. (select.ts
+ * reaches this module through evaluate.ts: the factories touch its exports only when called.)
  */
 export const FORECASTERS: Partial<Record<MethodName, ForecasterFactory>> = Object.fromEntries(
   METHOD_NAMES.map((name): [MethodName, ForecasterFactory] => [
     name,
     name === 'auto'
       ? (o) => new AutoForecaster({ stepMs: o.stepMs, horizon: o.horizon, seed: o.seed, lstm: o.extra as LstmOptions | undefined })
-      : (o) => createCandidate(name, { stepMs: o.stepMs ?? 5 * MINUTE_MS, horizon: o.horizon, seed: o.seed, lstm: o.extra as LstmOptions | undefined }),
+      : (o) => createModel(name, { stepMs: o.stepMs ?? 5 * MINUTE_MS, horizon: o.horizon, seed: o.seed, lstm: o.extra as LstmOptions | undefined }),
   ]),
 );
 

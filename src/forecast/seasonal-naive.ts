@@ -2,6 +2,7 @@ import { endMs, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import { assertFitted, assertTrainLength, pointForecast, type Forecaster, type QuantileForecast } from './forecaster.js';
+import { ownKind, refitOnHistory, writeHistory, type ModelKind } from './model-kind.js';
 import { assertSomeValues, lastPresent } from './naive.js';
 
 export type Season = 'daily' | 'weekly';
@@ -76,3 +77,20 @@ export class SeasonalNaiveForecaster implements Forecaster {
     return pointForecast(endMs(ctx), ctx.stepMs, out);
   }
 }
+
+/** A seasonal-naive kind: history.json, the training series it is refitted on (it repeats the season before). */
+function seasonalNaiveKindOf<N extends string>(name: N, season: Season): ModelKind<N> {
+  return {
+    name,
+    create: (o) => new SeasonalNaiveForecaster({ season, stepMs: o.stepMs }),
+    async save(f, { dir, training }) {
+      ownKind(name, f, SeasonalNaiveForecaster);
+      writeHistory(dir, training);
+      return {};
+    },
+    load: ({ dir, stepMs }) => refitOnHistory(new SeasonalNaiveForecaster({ season, stepMs }), dir),
+  };
+}
+
+export const seasonalNaiveKind = seasonalNaiveKindOf('seasonal-naive', 'daily');
+export const seasonalNaiveWeeklyKind = seasonalNaiveKindOf('seasonal-naive-weekly', 'weekly');

@@ -3,21 +3,19 @@ import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
 import { seasonalScale, scoreRollingOrigins, type MethodScores, type ProtocolData } from './evaluate.js';
 import { assertFitted, assertTrainLength, disposeForecaster, type Forecaster, type QuantileForecast, type Wrapping } from './forecaster.js';
-import { EnsembleForecaster } from './ensemble.js';
+import { ENSEMBLE_MEMBERS, EnsembleForecaster } from './ensemble.js';
 import { DM_CRITICAL_5, dieboldMariano } from './compare.js';
 import { BandForecaster, calibrateBand, type BandOptions, type BandCalibration } from './band.js';
-import { GbdtForecaster } from './boosted.js';
-import { HoltWintersForecaster } from './holt-winters.js';
-import { LstmForecaster, type LstmOptions } from './lstm.js';
-import { NaiveForecaster } from './naive.js';
-import { SeasonalNaiveForecaster } from './seasonal-naive.js';
+import { KIND_NAMES, createModel, type KindName } from './kinds.js';
+import type { LstmOptions } from './lstm.js';
+import type { KindOptions } from './model-kind.js';
 import { log } from '../obs/log.js';
 
-export type CandidateName = 'lstm' | 'holt-winters' | 'gbdt' | 'ensemble' | 'seasonal-naive' | 'seasonal-naive-weekly' | 'naive';
-export const CANDIDATES: readonly CandidateName[] = ['lstm', 'holt-winters', 'gbdt', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive'];
+export { ENSEMBLE_MEMBERS };
 
-/** The members of the `ensemble` candidate, in order: one of each family (neural, exponential smoothing, trees). */
-export const ENSEMBLE_MEMBERS = ['lstm', 'holt-winters', 'gbdt'] as const satisfies readonly CandidateName[];
+/** Auto's candidates: every model kind (src/forecast/kinds.ts). */
+export type CandidateName = KindName;
+export const CANDIDATES: readonly CandidateName[] = KIND_NAMES;
 
 export interface AutoOptions {
   readonly stepMs?: number;
@@ -29,8 +27,8 @@ export interface AutoOptions {
   readonly candidates?: readonly CandidateName[];
   /** Options passed on to the LSTM candidate (epochs, progress…). */
   readonly lstm?: LstmOptions;
-  /** Builds a candidate; default the real classes. Tests pass fakes. */
-  readonly create?: (name: CandidateName, o: { stepMs: number; horizon: number; seed?: number; lstm?: LstmOptions }) => Forecaster;
+  /** Builds a candidate; default its kind's `create`. Tests pass fakes. */
+  readonly create?: (name: CandidateName, o: KindOptions & { readonly horizon: number }) => Forecaster;
   /**
    * The upper band's calibration on the holdout's window peaks (src/forecast/band.ts), on by default;
    * `false` keeps the chosen model's band as fitted.
@@ -43,28 +41,9 @@ export interface AutoOptions {
 /** The sanity bar the chosen forecaster's p90 should clear on the holdout (issue 2's "Done means"). */
 export const SANE = { maxUfr: 0.15, maxPeakRatio: 1.35, minCoverage: 0.85, maxCoverage: 0.97 } as const;
 
-/** Builds one candidate, unfitted; also the registry's factory for every method but `auto` (one place per method). */
-export function createCandidate(name: CandidateName, o: { stepMs: number; horizon?: number; seed?: number; lstm?: LstmOptions }): Forecaster {
-  switch (name) {
-    case 'lstm':
-      return new LstmForecaster({ ...o.lstm, stepMs: o.stepMs, horizon: o.horizon, seed: o.seed ?? o.lstm?.seed });
-    case 'holt-winters':
-      return new HoltWintersForecaster({ stepMs: o.stepMs, objective: 'horizon', objectiveHorizon: o.horizon });
-    case 'gbdt':
-      return new GbdtForecaster({ stepMs: o.stepMs, horizon: o.horizon });
-    case 'ensemble':
-      return new EnsembleForecaster(ENSEMBLE_MEMBERS.map((m) => createCandidate(m, o)));
-    case 'seasonal-naive':
-      return new SeasonalNaiveForecaster({ season: 'daily', stepMs: o.stepMs });
-    case 'seasonal-naive-weekly':
-      return new SeasonalNaiveForecaster({ season: 'weekly', stepMs: o.stepMs });
-    case 'naive':
-      return new NaiveForecaster();
-    default: {
-      const never: never = name;
-      throw new Error(`unknown candidate ${String(never)}`);
-    }
-  }
+/** Builds one candidate, unfitted, by its kind (src/forecast/kinds.ts); also the registry's factory for every method but `auto`. */
+export function createCandidate(name: CandidateName, o: KindOptions): Forecaster {
+  return createModel(name, o);
 }
 
 /** Whether holdout scores clear the sanity bar: a p90 that rarely misses the peak, does not overshoot it much, and is calibrated. */

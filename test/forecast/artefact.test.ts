@@ -6,12 +6,12 @@ import { loadModel, saveModel } from '../../src/forecast/artefact.js';
 import { BandForecaster } from '../../src/forecast/band.js';
 import { GbdtForecaster } from '../../src/forecast/boosted.js';
 import { EnsembleForecaster } from '../../src/forecast/ensemble.js';
-import type { Forecaster } from '../../src/forecast/forecaster.js';
+import { disposeForecaster, type Forecaster } from '../../src/forecast/forecaster.js';
 import { HoltWintersForecaster } from '../../src/forecast/holt-winters.js';
 import { LstmForecaster } from '../../src/forecast/lstm.js';
 import { NaiveForecaster } from '../../src/forecast/naive.js';
 import { SeasonalNaiveForecaster } from '../../src/forecast/seasonal-naive.js';
-import { initTf } from '../../src/forecast/tf-backend.js';
+import { initTf, liveTensorCount } from '../../src/forecast/tf-backend.js';
 import type { Series } from '../../src/series/series.js';
 import { InputError } from '../../src/util/errors.js';
 
@@ -183,6 +183,23 @@ describe('model artefacts', () => {
     const weights = path.join(out, 'weights.bin');
     truncateSync(weights, 100);
     await expect(loadModel(out)).rejects.toThrow(new RegExp(`${weights.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 100 bytes where model.json describes \\d+`));
+  });
+
+  it('a loaded model holds only its weights, and disposing it frees them (an undisposed one stays counted)', async () => {
+    const before = liveTensorCount();
+    const { forecaster } = await loadModel(lstmDir);
+    expect(liveTensorCount() - before).toBe(lstm.layersModel!.weights.length);
+    disposeForecaster(forecaster);
+    expect(liveTensorCount()).toBe(before);
+    // The shipped demo: an ensemble whose first member is an LSTM, inside auto's band when it has one.
+    const demo = await loadModel(path.resolve('models/demo'));
+    const held = liveTensorCount() - before;
+    expect(held).toBeGreaterThan(0);
+    disposeForecaster(demo.forecaster);
+    expect(liveTensorCount()).toBe(before);
+    const again = await loadModel(path.resolve('models/demo'));
+    expect(liveTensorCount() - before).toBe(held);
+    disposeForecaster(again.forecaster);
   });
 
   it('says so when the directory does not exist', async () => {

@@ -79,11 +79,19 @@ describe('LstmForecaster', () => {
     expect(fc.startMs).toBe(train.startMs + trainEnd * STEP);
   });
 
-  it('keeps the live tensor count flat over 1,000 predictions', () => {
-    model.predict(4, series);
+  it('holds only its weights once fitted, frees the old ones when refitted and all of them on dispose', async () => {
+    // Tensors are made where TensorFlow.js runs: training (batches, gradients, optimizer state, the best weights
+    // kept), the model itself, and the tfjs predict path (below). The default predict is plain JavaScript.
     const before = liveTensorCount();
-    expect(before).toBeGreaterThan(0); // the model's weights: TensorFlow.js is live, so a leak would show
-    for (let i = 0; i < 1000; i++) model.predict(4, series);
+    const f = new LstmForecaster({ ...tiny, epochs: 2, patience: 2 });
+    await f.fit(train);
+    const weights = f.layersModel!.weights.length;
+    expect(weights).toBe(9); // LSTM kernel, recurrent kernel, bias; three dense layers' kernels and biases
+    // A fitted model that is never disposed stays counted: this is what a leak looks like.
+    expect(liveTensorCount() - before).toBe(weights);
+    await f.fit(train);
+    expect(liveTensorCount() - before).toBe(weights);
+    f.dispose();
     expect(liveTensorCount()).toBe(before);
   });
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { InputError } from '../../src/util/errors.js';
 import type { MethodScores } from '../../src/forecast/evaluate.js';
-import { pointForecast, type Forecaster, type QuantileForecast } from '../../src/forecast/forecaster.js';
+import { disposeForecaster, pointForecast, unwrap, type Forecaster, type QuantileForecast } from '../../src/forecast/forecaster.js';
+import { LstmForecaster } from '../../src/forecast/lstm.js';
+import { initTf, liveTensorCount } from '../../src/forecast/tf-backend.js';
 import { applyBand } from '../../src/forecast/band.js';
 import { AutoForecaster, createCandidate, decide, isSane, pickBest, ENSEMBLE_MEMBERS, type CandidateName } from '../../src/forecast/select.js';
 import { endMs, type Series } from '../../src/series/series.js';
@@ -257,6 +259,23 @@ describe('AutoForecaster', () => {
     expect(auto.scores['seasonal-naive-weekly']).toBeUndefined();
     expect(auto.scores['seasonal-naive']!.mase).toBeLessThan(auto.scores.naive!.mase);
     expect(['seasonal-naive', 'holt-winters']).toContain(auto.chosen);
+  });
+
+  it('frees the candidates it does not keep, the winner it replaces when refitted, and its winner on dispose', async () => {
+    await initTf();
+    const step = 15 * 60_000;
+    const long: Series = { startMs: series.startMs, stepMs: step, values: Float64Array.from({ length: 6 * 96 }, (_, i) => 100 + 50 * Math.sin((2 * Math.PI * i) / 96) + ((i * 7919) % 11)) };
+    const before = liveTensorCount();
+    const auto = new AutoForecaster({ stepMs: step, horizon: 2, candidates: ['lstm'], band: false, lstm: { window: 6, units: 4, epochs: 2, patience: 2 } });
+    await auto.fit(long); // fits the LSTM on the first part (then frees it) and again on everything
+    const winner = unwrap(auto).model as LstmForecaster;
+    expect(winner).toBeInstanceOf(LstmForecaster);
+    expect(liveTensorCount() - before).toBe(winner.layersModel!.weights.length);
+    await auto.fit(long);
+    expect(winner.layersModel).toBeUndefined(); // the first winner was disposed
+    expect(liveTensorCount() - before).toBe((unwrap(auto).model as LstmForecaster).layersModel!.weights.length);
+    disposeForecaster(auto);
+    expect(liveTensorCount()).toBe(before);
   });
 
   it('creates every candidate kind by name', () => {

@@ -26,6 +26,10 @@ export interface MethodJson {
   ufr: number | null;
   peakRatio: number | null;
   coverageP90: number | null;
+  /** Protocol v2: window-peak pinball loss at τ = 0.9 of the p90's (the point's) window peak. */
+  wpl90: number | null;
+  /** Protocol v2: share of complete windows whose actual peak is at or below the forecast peak. */
+  windowPeakCoverage: number | null;
   fitSeconds: number;
 }
 
@@ -49,6 +53,8 @@ export function toEvaluateJson(trace: string, r: EvaluationReport): EvaluateJson
       ufr: round(m.ufr),
       peakRatio: round(m.peakRatio),
       coverageP90: round(m.coverageP90),
+      wpl90: round(m.wpl90 ?? NaN),
+      windowPeakCoverage: round(m.windowPeakCoverage ?? NaN),
       fitSeconds: round(m.fitSeconds, 3) ?? 0,
     };
   }
@@ -70,16 +76,19 @@ export function formatEvaluateTable(j: EvaluateJson, r: EvaluationReport): strin
     cell(m.ufr),
     cell(m.peakRatio),
     cell(m.coverageP90),
+    cell(m.wpl90, 4),
+    cell(m.windowPeakCoverage),
     cell(m.fitSeconds, 2),
   ]);
-  const head = ['method', 'MASE', 'UFR', 'peak ratio', 'coverage p90', 'fit s'];
+  const head = ['method', 'MASE', 'UFR', 'peak ratio', 'coverage p90', 'WPL90', 'peak coverage', 'fit s'];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
   const fmt = (row: string[]): string => row.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ');
   return [
-    `${j.trace}: ${j.points} points at ${j.resolutionMinutes} min (train ${r.trainPoints}, test ${j.points - r.trainPoints}), horizon ${j.horizonSteps} steps, protocol v1`,
+    `${j.trace}: ${j.points} points at ${j.resolutionMinutes} min (train ${r.trainPoints}, test ${j.points - r.trainPoints}), horizon ${j.horizonSteps} steps, protocols v1 and v2`,
     fmt(head),
     ...rows.map(fmt),
-    'UFR and peak ratio use the p90 of probabilistic methods; coverage p90 is — for point forecasts.',
+    'UFR, peak ratio, WPL90 and peak coverage use the p90 of probabilistic methods (the point otherwise); coverage p90 is — for point forecasts.',
+    'WPL90: window-peak pinball loss at τ = 0.9 ÷ mean window peak (lower is better); peak coverage: share of windows whose peak is at or below the forecast peak (≈ 0.9 when calibrated).',
   ].join('\n');
 }
 

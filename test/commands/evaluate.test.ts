@@ -27,12 +27,14 @@ describe('prescale evaluate', () => {
     expect(Object.keys(out)).toEqual(['trace', 'resolutionMinutes', 'horizonSteps', 'points', 'methods']);
     expect(out).toMatchObject({ trace: fixture, resolutionMinutes: 5, horizonSteps: 6, points: 4 * 288 });
     expect(Object.keys(out.methods)).toEqual(['holt-winters', 'seasonal-naive', 'naive']);
-    for (const m of Object.values(out.methods)) expect(Object.keys(m)).toEqual(['mase', 'ufr', 'peakRatio', 'coverageP90', 'fitSeconds']);
+    for (const m of Object.values(out.methods)) expect(Object.keys(m)).toEqual(['mase', 'ufr', 'peakRatio', 'coverageP90', 'wpl90', 'windowPeakCoverage', 'fitSeconds']);
     expect(out.methods.naive.coverageP90).toBeNull();
     expect(typeof out.methods['holt-winters'].coverageP90).toBe('number');
     const lib = await evaluateSeries(loadSeriesFile(path.join(root, fixture), { valueColumn: 'requests' }).series, { methods: ['naive', 'seasonal-naive'] });
     expect(out.methods.naive.mase).toBeCloseTo(lib.methods.naive?.mase ?? NaN, 4);
     expect(out.methods['seasonal-naive'].ufr).toBeCloseTo(lib.methods['seasonal-naive']?.ufr ?? NaN, 4);
+    expect(out.methods.naive.wpl90).toBeCloseTo(lib.methods.naive?.wpl90 ?? NaN, 4);
+    expect(out.methods.naive.windowPeakCoverage).toBeCloseTo(lib.methods.naive?.windowPeakCoverage ?? NaN, 4);
     // a noisy daily pattern: Holt-Winters must beat repeating the last value
     expect(out.methods['holt-winters'].mase as number).toBeLessThan(out.methods.naive.mase as number);
     expect(r.stderr).toMatch(/evaluate: naive … done/);
@@ -42,7 +44,8 @@ describe('prescale evaluate', () => {
     const r = await cli(['evaluate', '--trace', fixture, '--methods', 'naive']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/1152 points at 5 min \(train 806, test 346\), horizon 6 steps/);
-    expect(r.stdout).toMatch(/^naive\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+—/m);
+    expect(r.stdout).toMatch(/^naive\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+—\s+\d\.\d{4}\s+\d\.\d{3}\s/m);
+    expect(r.stdout).toMatch(/protocols v1 and v2/);
   });
 
   it.each([

@@ -76,7 +76,8 @@ describe('soak (short)', () => {
   it.failing('retraining frees the model it replaces, and a candidate it rejects: the tensor count stays that of the models in use', async () => {
     await initTf();
     const clock = new ManualClock(Date.parse('2026-03-02T06:00:00Z'));
-    const cfg = config(1, mkdtempSync(path.join(tmpdir(), 'prescale-soak-replace-')));
+    const modelsDir = mkdtempSync(path.join(tmpdir(), 'prescale-soak-replace-'));
+    const cfg = config(1, modelsDir);
     replacing.before = liveTensorCount();
     const probe = await freshDemo(clock.now());
     replacing.heldByOne = liveTensorCount() - replacing.before;
@@ -94,18 +95,22 @@ describe('soak (short)', () => {
       score: (m) => (m.forecaster === newest ? (candidateWins ? 0 : 2) : 1),
       save: () => Promise.resolve(),
     };
-    const service = new PrescaleService({ clock, store: new StateStore(), targets: createTargets(cfg, { clients: createClients(cfg, clock), clock, startedAtMs: clock.now() }), models, dryRun: true, isLeader: () => true });
-    await service.loadModels();
-    replacing.afterLoad = liveTensorCount() - replacing.before;
-    for (const wins of [true, true, false]) {
-      candidateWins = wins;
-      clock.advance(HOUR_MS);
-      await service.runCycle();
-      await service.retrainAll();
-      replacing.afterRetrains.push(liveTensorCount() - replacing.before);
+    try {
+      const service = new PrescaleService({ clock, store: new StateStore(), targets: createTargets(cfg, { clients: createClients(cfg, clock), clock, startedAtMs: clock.now() }), models, dryRun: true, isLeader: () => true });
+      await service.loadModels();
+      replacing.afterLoad = liveTensorCount() - replacing.before;
+      for (const wins of [true, true, false]) {
+        candidateWins = wins;
+        clock.advance(HOUR_MS);
+        await service.runCycle();
+        await service.retrainAll();
+        replacing.afterRetrains.push(liveTensorCount() - replacing.before);
+      }
+      // One model in use, whatever was retrained, replaced or rejected.
+      expect(replacing.afterRetrains).toEqual([replacing.heldByOne, replacing.heldByOne, replacing.heldByOne]);
+    } finally {
+      rmSync(modelsDir, { recursive: true, force: true });
     }
-    // One model in use, whatever was retrained, replaced or rejected.
-    expect(replacing.afterRetrains).toEqual([replacing.heldByOne, replacing.heldByOne, replacing.heldByOne]);
   }, 60_000);
 
   it('(the measurement above ran: the shipped model holds tensors, one is held after loading, every retrain was counted)', () => {

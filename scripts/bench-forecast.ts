@@ -1,20 +1,40 @@
 /**
- * Forecast accuracy benchmark: protocol v1 (src/forecast/evaluate.ts, the same code as `prescale evaluate`)
- * on every CSV under data/traces, for every registered method, beside the peers' numbers of
- * docs/benchmark-protocol.md. Writes the `forecast` section of BENCHMARKS.md.
+ * Forecast accuracy benchmark: protocols v1 and v2 (src/forecast/evaluate.ts and window-peak.ts, the same code
+ * as `prescale evaluate`) on every CSV under data/traces, for every registered method, and the Python peers
+ * (scripts/peers/run_peers.py: statsforecast MSTL, LightGBM, neuralforecast NHITS, naive and seasonal naive)
+ * in the same run, on the same splits and origins, scored by the same TypeScript code. Writes the `forecast`
+ * section of BENCHMARKS.md.
  *
- *   npm run bench:forecast [-- --methods holt-winters,naive] [--fast] [--traces nasa,AMZN]
+ *   npm run bench:forecast [-- --methods holt-winters,naive] [--fast] [--traces nasa,AMZN] [--peers LIST | --no-peers] [--out FILE]
  *
- * `--fast` skips the methods that train a neural network (lstm, and auto, which trains one to compare).
+ * `--fast` skips the methods that train a neural network (lstm, ensemble, and auto, which trains one to compare;
+ * the peer nhits). The peers run in a venv the bench creates from scripts/peers/requirements.txt
+ * (~/.cache/prescale/peers-venv, or PRESCALE_PEERS_VENV); without python3 or its venv module they are skipped
+ * with a message, and so with `--no-peers`. `--out FILE` writes the section to FILE instead of BENCHMARKS.md (trial runs).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { choiceLabel } from '../src/commands/evaluate-command.js';
-import { evaluateSeries, type EvaluationReport, type MethodResult } from '../src/forecast/evaluate.js';
-import { availableMethods, parseMethodList, type MethodName } from '../src/forecast/registry.js';
+import { evaluateSeries, originsOf, prepareProtocol, scoreForecasts, type EvaluationReport, type MethodScores } from '../src/forecast/evaluate.js';
+import type { Forecaster } from '../src/forecast/forecaster.js';
+import { availableMethods, createForecaster, parseMethodList, type MethodName } from '../src/forecast/registry.js';
+import { AutoForecaster } from '../src/forecast/select.js';
 import { loadSeriesFile } from '../src/series/load.js';
 import { gitHead, machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
+import {
+  PEER_LABELS,
+  PEER_NAMES,
+  ensurePeersVenv,
+  parsePeerList,
+  peerInput,
+  peerOriginForecasts,
+  readPeerOutput,
+  runPeerDriver,
+  type PeerName,
+  type VenvResult,
+} from './lib/peers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tracesDir = path.join(root, 'data', 'traces');
@@ -37,6 +57,10 @@ const LABELS: Record<MethodName, string> = {
 interface Args {
   methods: MethodName[];
   traces?: string[];
+  /** Peers to run; empty with --no-peers. */
+  peers: PeerName[];
+  /** Where the section is written; default BENCHMARKS.md. */
+  out: string;
   argv: string;
 }
 
@@ -44,16 +68,26 @@ function parseArgs(argv: string[]): Args {
   let methods: MethodName[] | undefined;
   let fast = false;
   let traces: string[] | undefined;
+  let peers: PeerName[] | undefined;
+  let noPeers = false;
+  let out = path.join(root, 'BENCHMARKS.md');
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--fast') fast = true;
     else if (a === '--methods') methods = parseMethodList(argv[++i] ?? '');
     else if (a === '--traces') traces = (argv[++i] ?? '').split(',').filter((s) => s !== '');
-    else throw new Error(`unknown argument ${a}; use --methods LIST, --fast, --traces LIST`);
+    else if (a === '--peers') peers = parsePeerList(argv[++i] ?? '');
+    else if (a === '--no-peers') noPeers = true;
+    else if (a === '--out') out = path.resolve(argv[++i] ?? '');
+    else throw new Error(`unknown argument ${a}; use --methods LIST, --fast, --traces LIST, --peers LIST, --no-peers, --out FILE`);
   }
   let list = methods ?? availableMethods();
-  if (fast) list = list.filter((m) => m !== 'lstm' && m !== 'auto' && m !== 'ensemble');
-  return { methods: list, traces, argv: argv.join(' ') };
+  let peerList = noPeers ? [] : (peers ?? [...PEER_NAMES]);
+  if (fast) {
+    list = list.filter((m) => m !== 'lstm' && m !== 'auto' && m !== 'ensemble');
+    peerList = peerList.filter((p) => p !== 'nhits');
+  }
+  return { methods: list, traces, peers: peerList, out, argv: argv.join(' ') };
 }
 
 function findCsvs(dir: string): string[] {
@@ -71,8 +105,8 @@ interface PeerTable {
   readonly rows: Map<string, number[]>;
 }
 
-/** The peers' MASE table of the protocol (first markdown table whose header starts with "trace"). */
-function readPeers(): PeerTable {
+/** The peers' MASE table of protocol v1, measured elsewhere (first markdown table whose header starts with "trace"). */
+function readV1Peers(): PeerTable {
   const lines = readFileSync(benchmarkMd, 'utf8').split('\n');
   const start = lines.findIndex((l) => /^\|\s*trace\s*\|/.test(l));
   if (start < 0) throw new Error(`${benchmarkMd}: no peers table`);
@@ -86,74 +120,193 @@ function readPeers(): PeerTable {
   return { methods, rows };
 }
 
-function peerRow(peers: PeerTable, key: string): number[] | undefined {
+function v1PeerRow(peers: PeerTable, key: string): number[] | undefined {
   for (const [name, row] of peers.rows) if (key === name || key.startsWith(`${name}/`)) return row;
   return undefined;
+}
+
+interface PeerResult {
+  readonly name: PeerName;
+  readonly scores?: MethodScores;
+  readonly probabilistic?: boolean;
+  readonly fitSeconds?: number;
+  readonly predictSeconds?: number;
+  readonly note?: string;
+  readonly failed?: string;
+}
+
+/** Auto's holdout, read back after its fit: what it chose, and what WPL90 would have chosen (issue 18 item 3, reported only). */
+interface AutoHoldout {
+  readonly chosen: string;
+  readonly lowestMase: string;
+  readonly scores: Readonly<Record<string, MethodScores>>;
 }
 
 interface TraceResult {
   readonly key: string;
   readonly report: EvaluationReport;
   readonly loadSeconds: number;
+  readonly peers: readonly PeerResult[];
+  readonly peersWallSeconds: number;
+  readonly packages?: Readonly<Record<string, string | null>>;
+  readonly autoHoldout?: AutoHoldout;
 }
 
 const f3 = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(3));
+const f4 = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(4));
+const num = (v: number | null | undefined): number => (v === null || v === undefined || !Number.isFinite(v) ? Infinity : v);
 
-function maseTable(results: TraceResult[], methods: MethodName[], peers: PeerTable): string[] {
-  const head = ['trace', 'points', ...methods.map((m) => LABELS[m]), ...peers.methods.map((p) => `peer: ${p}`)];
+/** The peer with the lowest value of `score` (probabilistic ones only when asked); undefined when none is finite. */
+function bestPeer(r: TraceResult, score: (s: MethodScores) => number | undefined, probabilisticOnly: boolean): PeerResult | undefined {
+  let best: PeerResult | undefined;
+  for (const p of r.peers) {
+    if (!p.scores || (probabilisticOnly && !p.probabilistic)) continue;
+    if (num(score(p.scores)) < num(best?.scores ? score(best.scores) : undefined)) best = p;
+  }
+  return best;
+}
+
+/** One table of every method and peer on every trace: v1 and v2 scores and fit seconds side by side. */
+function allTable(results: TraceResult[], methods: MethodName[]): string[] {
+  const head = ['trace', 'method', 'MASE', 'UFR', 'peak ratio', 'coverage p90', 'WPL90', 'peak coverage', 'fit s', 'origins s'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  let wins = 0;
-  let compared = 0;
   for (const r of results) {
-    const peer = peerRow(peers, r.key);
-    const bestIdx = peer ? peer.indexOf(Math.min(...peer)) : -1;
-    const best = peer ? peer[bestIdx] : undefined;
-    const cells = methods.map((m) => {
+    const rows: { label: string; s: MethodScores; fit: number; origins?: number }[] = [];
+    for (const m of methods) {
       const res = r.report.methods[m];
-      if (!res) return '—';
-      const beat = best !== undefined && res.mase <= best;
-      const chosen = choiceLabel(res);
-      return beat ? `**${f3(res.mase)}** ✓${chosen}` : `${f3(res.mase)}${chosen}`;
-    });
-    if (best !== undefined) {
-      compared++;
-      if (methods.some((m) => (r.report.methods[m]?.mase ?? Infinity) <= best)) wins++;
+      if (res) rows.push({ label: `${LABELS[m]}${choiceLabel(res)}`, s: res, fit: res.fitSeconds });
     }
-    const peerCells = peers.methods.map((_, i) => (peer ? (i === bestIdx ? `**${peer[i].toFixed(3)}**` : peer[i].toFixed(3)) : '—'));
-    lines.push(`| ${r.key} | ${r.report.points} | ${cells.join(' | ')} | ${peerCells.join(' | ')} |`);
+    for (const p of r.peers) if (p.scores) rows.push({ label: `peer: ${PEER_LABELS[p.name]}`, s: p.scores, fit: p.fitSeconds ?? NaN, origins: p.predictSeconds });
+    const minMase = Math.min(...rows.map((x) => num(x.s.mase)));
+    const minWpl = Math.min(...rows.map((x) => num(x.s.wpl90)));
+    const bold = (v: number | undefined, min: number, text: string): string => (v !== undefined && Number.isFinite(v) && v === min ? `**${text}**` : text);
+    for (const x of rows) {
+      lines.push(
+        `| ${r.key} | ${x.label} | ${bold(x.s.mase, minMase, f3(x.s.mase))} | ${f3(x.s.ufr)} | ${f3(x.s.peakRatio)} | ${f3(x.s.coverageP90)} | ${bold(x.s.wpl90, minWpl, f4(x.s.wpl90))} | ${f3(x.s.windowPeakCoverage)} | ${x.fit.toFixed(2)} | ${x.origins === undefined ? '—' : x.origins.toFixed(2)} |`,
+      );
+    }
+    for (const p of r.peers) if (p.failed) lines.push(`| ${r.key} | peer: ${PEER_LABELS[p.name]} | failed: ${p.failed.replace(/\|/g, '/').slice(0, 160)} | | | | | | | |`);
   }
-  lines.push('', `At least one of our methods at or below the best peer (✓, bold) on ${wins} of ${compared} traces with peer numbers.`);
   return lines;
 }
 
-function upperTable(results: TraceResult[], methods: MethodName[]): string[] {
-  const head = ['trace', ...methods.map((m) => LABELS[m])];
+interface DoneCounts {
+  traces: number;
+  mase: number;
+  maseCompared: number;
+  wpl: number;
+  wplCompared: number;
+  coverage: number;
+}
+
+/** auto against the best peer per trace and score: the ratios issue 18 asks for, and its "Done means" counts. */
+function ratioTable(results: TraceResult[]): { lines: string[]; done: DoneCounts } {
+  const head = ['trace', 'auto (chosen)', 'MASE: auto / best peer', 'WPL90: auto / best probabilistic peer', 'auto peak coverage', 'fit s: auto / those peers'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  const cell = (m: MethodResult | undefined): string =>
-    m ? `${f3(m.ufr)} / ${f3(m.peakRatio)} / ${m.coverageP90 === null ? '—' : f3(m.coverageP90)}` : '—';
-  for (const r of results) lines.push(`| ${r.key} | ${methods.map((m) => cell(r.report.methods[m])).join(' | ')} |`);
-  return lines;
+  const done: DoneCounts = { traces: 0, mase: 0, maseCompared: 0, wpl: 0, wplCompared: 0, coverage: 0 };
+  for (const r of results) {
+    const auto = r.report.methods.auto;
+    if (!auto) continue;
+    done.traces++;
+    const bm = bestPeer(r, (s) => s.mase, false);
+    const bw = bestPeer(r, (s) => s.wpl90, true);
+    const ratio = (a: number | undefined, b: number | undefined, p: PeerResult | undefined): string => {
+      if (!p || a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) return '—';
+      return `${f4(a)} / ${f4(b)} (${p.name}) = ${(a / b).toFixed(3)}${a <= b ? ' ✓' : ''}`;
+    };
+    if (bm?.scores) {
+      done.maseCompared++;
+      if (auto.mase <= bm.scores.mase) done.mase++;
+    }
+    if (bw?.scores && auto.wpl90 !== undefined) {
+      done.wplCompared++;
+      if (auto.wpl90 <= num(bw.scores.wpl90)) done.wpl++;
+    }
+    const cov = auto.windowPeakCoverage;
+    const inBand = cov !== undefined && cov >= 0.85 && cov <= 0.95;
+    if (inBand) done.coverage++;
+    const fits = [bm, bw].filter((p, i, a): p is PeerResult => p !== undefined && a.indexOf(p) === i).map((p) => `${p.name} ${(p.fitSeconds ?? NaN).toFixed(1)}`);
+    lines.push(
+      `| ${r.key} | ${(auto.chosen ?? '—') + (auto.bandExponent !== undefined && auto.bandExponent !== 1 ? `, band ×${auto.bandExponent}` : '')} | ${ratio(auto.mase, bm?.scores?.mase, bm)} | ${ratio(auto.wpl90, bw?.scores?.wpl90, bw)} | ${f3(cov)}${inBand ? ' ✓' : ''} | ${auto.fitSeconds.toFixed(1)} / ${fits.join(', ') || '—'} |`,
+    );
+  }
+  return { lines, done };
 }
 
-function timeTable(results: TraceResult[], methods: MethodName[]): string[] {
-  const head = ['trace', 'load s', ...methods.map((m) => `${LABELS[m]} fit s`)];
+/** Auto's holdout judged by WPL90 instead of its rule (issue 18 item 3: reported, auto's choice is unchanged). */
+function holdoutTable(results: TraceResult[]): string[] {
+  const head = ['trace', 'auto chose', 'lowest holdout MASE (in its tier)', 'lowest holdout WPL90', 'holdout WPL90 per candidate'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of results) {
-    lines.push(`| ${r.key} | ${r.loadSeconds.toFixed(2)} | ${methods.map((m) => r.report.methods[m]?.fitSeconds.toFixed(2) ?? '—').join(' | ')} |`);
+    const h = r.autoHoldout;
+    if (!h) continue;
+    const entries = Object.entries(h.scores).filter(([, s]) => Number.isFinite(s.wpl90 ?? NaN));
+    entries.sort((a, b) => num(a[1].wpl90) - num(b[1].wpl90));
+    const byWpl = entries[0]?.[0] ?? '—';
+    const differs = byWpl !== h.chosen ? ' (differs)' : '';
+    lines.push(`| ${r.key} | ${h.chosen} | ${h.lowestMase} | ${byWpl}${differs} | ${entries.map(([k, s]) => `${k} ${f4(s.wpl90)}`).join(', ')} |`);
   }
   return lines;
+}
+
+/** Protocol v1's peer numbers measured elsewhere, kept as history beside auto's MASE from this run. */
+function historyTable(results: TraceResult[], v1: PeerTable): string[] {
+  const head = ['trace', 'auto MASE (this run)', ...v1.methods.map((p) => `v1 peer: ${p}`)];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of results) {
+    const row = v1PeerRow(v1, r.key);
+    if (!row) continue;
+    lines.push(`| ${r.key} | ${f3(r.report.methods.auto?.mase)} | ${row.map((v) => v.toFixed(3)).join(' | ')} |`);
+  }
+  return lines;
+}
+
+async function runPeers(python: string, key: string, series: Parameters<typeof prepareProtocol>[0], names: readonly PeerName[]): Promise<Pick<TraceResult, 'peers' | 'peersWallSeconds' | 'packages'>> {
+  const d = prepareProtocol(series);
+  const origins = originsOf(d.trainEnd, d.actual.values.length, d.horizon);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'prescale-peers-'));
+  const t0 = performance.now();
+  try {
+    const input = path.join(dir, 'input.json');
+    const output = path.join(dir, 'output.json');
+    writeFileSync(input, JSON.stringify(peerInput(key, d, origins)));
+    try {
+      await runPeerDriver(python, input, output, names);
+    } catch (err: unknown) {
+      const msg = err instanceof Error ? err.message : String(err);
+      return { peers: names.map((name) => ({ name, failed: msg })), peersWallSeconds: (performance.now() - t0) / 1000 };
+    }
+    const out = readPeerOutput(output, { origins, horizon: d.horizon });
+    const peers = names.map((name): PeerResult => {
+      const p = out.peers[name];
+      if (!p) return { name, failed: out.failed[name] ?? 'no output' };
+      const scores = scoreForecasts(d, peerOriginForecasts(p, d, origins));
+      process.stderr.write(
+        `  peer ${name}: MASE ${f3(scores.mase)} UFR ${f3(scores.ufr)} peak ${f3(scores.peakRatio)} cov ${f3(scores.coverageP90)} WPL90 ${f4(scores.wpl90)} peak cov ${f3(scores.windowPeakCoverage)} fit ${p.fitSeconds.toFixed(2)} s\n`,
+      );
+      return { name, scores, probabilistic: p.probabilistic, fitSeconds: p.fitSeconds, predictSeconds: p.predictSeconds, note: p.note };
+    });
+    return { peers, peersWallSeconds: (performance.now() - t0) / 1000, packages: out.packages };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const peers = readPeers();
+  const v1 = readV1Peers();
   let files = findCsvs(tracesDir);
   // Matched on the path below data/traces, so that the checkout's own path cannot match a filter.
   if (args.traces) files = files.filter((f) => args.traces?.some((t) => path.relative(tracesDir, f).includes(t)));
-  const results: TraceResult[] = [];
   // Read before the run: commits landing while it runs must not be credited with its numbers.
   const commit = gitHead(root);
   const started = performance.now();
+  let venv: VenvResult = { ok: false, reason: '--no-peers' };
+  if (args.peers.length > 0) {
+    venv = ensurePeersVenv();
+    if (!venv.ok) process.stderr.write(`peers skipped: ${venv.reason}; prescale's methods run alone (--no-peers says so on purpose)\n`);
+  }
+  const results: TraceResult[] = [];
   for (const file of files) {
     const rel = path.relative(tracesDir, file);
     const key = rel.replace(/\.csv$/i, '');
@@ -162,38 +315,74 @@ async function main(): Promise<void> {
     const { series } = loadSeriesFile(file, { valueColumn, unit: 'count-per-interval' });
     const loadSeconds = (performance.now() - t0) / 1000;
     process.stderr.write(`${key}: ${series.values.length} points at the native step\n`);
+    const horizon = prepareProtocol(series).horizon;
+    let auto: Forecaster | undefined;
     const report = await evaluateSeries(series, {
       methods: args.methods,
-      onMethodDone: (m, r) => process.stderr.write(`  ${m}: MASE ${f3(r.mase)} UFR ${f3(r.ufr)} peak ${f3(r.peakRatio)} cov ${r.coverageP90 === null ? '—' : f3(r.coverageP90)} fit ${r.fitSeconds.toFixed(2)} s${r.chosen ? ` chosen ${r.chosen}` : ''}${r.bandExponent !== undefined ? ` band ${r.bandExponent}` : ''}\n`),
+      create: (name, stepMs) => {
+        const f = createForecaster(name, { stepMs, horizon });
+        if (name === 'auto') auto = f;
+        return f;
+      },
+      onMethodDone: (m, r) =>
+        process.stderr.write(
+          `  ${m}: MASE ${f3(r.mase)} UFR ${f3(r.ufr)} peak ${f3(r.peakRatio)} cov ${f3(r.coverageP90)} WPL90 ${f4(r.wpl90)} peak cov ${f3(r.windowPeakCoverage)} fit ${r.fitSeconds.toFixed(2)} s${r.chosen ? ` chosen ${r.chosen}` : ''}${r.bandExponent !== undefined ? ` band ${r.bandExponent}` : ''}\n`,
+        ),
     });
-    results.push({ key, report, loadSeconds });
+    let autoHoldout: AutoHoldout | undefined;
+    if (auto instanceof AutoForecaster && auto.decision) {
+      autoHoldout = { chosen: auto.decision.chosen, lowestMase: auto.decision.lowest, scores: auto.scores as Record<string, MethodScores> };
+    }
+    const peers = venv.ok ? await runPeers(venv.python, key, series, args.peers) : { peers: [], peersWallSeconds: 0 };
+    results.push({ key, report, loadSeconds, autoHoldout, ...peers });
   }
   const totalSeconds = (performance.now() - started) / 1000;
   const command = `npm run bench:forecast${args.argv ? ` -- ${args.argv}` : ''}`;
+  const packages = results.find((r) => r.packages)?.packages;
+  const peerNotes = new Map<string, string>();
+  for (const r of results) for (const p of r.peers) if (p.note && !peerNotes.has(p.name)) peerNotes.set(p.name, p.note);
+  const ratios = ratioTable(results);
+  const hasAuto = ratios.done.traces > 0;
+  const peersLine = venv.ok
+    ? `Peers (scripts/peers/run_peers.py, run by this bench in the same invocation in a venv from scripts/peers/requirements.txt${venv.installed ? `, installed in this run in ${venv.installed.seconds.toFixed(0)} s, ${(venv.installed.bytes / 2 ** 30).toFixed(1)} GiB` : ''}): ${packages ? Object.entries(packages).map(([k, v]) => `${k} ${v ?? '—'}`).join(', ') : 'no package versions (no peer ran)'}. Each peer is fitted once on the same training part and forecasts every origin from the causal context y[0..t], never refitted; its p50 and p90 are read back and scored by the same TypeScript code as prescale's methods (negative values clipped to 0 and p90 ≥ p50, as prescale's own forecasts are). Peers' wall time per trace (fit and all origins): ${results.map((r) => `${r.key.split('/').pop()} ${r.peersWallSeconds.toFixed(0)} s`).join(', ')}.`
+    : `Peers: not run (${venv.ok ? '' : venv.reason}).`;
   const body = [
     `Command: \`${command}\` at commit ${commit} (read at the start) — ${new Date().toISOString().slice(0, 16)}Z, total ${totalSeconds.toFixed(0)} s.`,
     `Machine: ${machineLine()}.`,
     '',
-    'Protocol v1 (docs/benchmark-protocol.md; `prescale evaluate` runs the same code): resolution max(native, 5 min), horizon 30 min,',
-    'train on the first 70 %, rolling origins every 30 min over the last 30 %. Traces: every CSV under data/traces',
-    '(value columns: nasa `requests`, twitter `tweets`, NAB `value`, isp `bits`; counts per interval). Peers: the protocol\'s',
-    'table (statsmodels, LightGBM; point forecasts).',
+    'Protocols v1 and v2 (docs/benchmark-protocol.md; `prescale evaluate` runs the same code): resolution max(native, 5 min), horizon 30 min,',
+    'train on the first 70 %, rolling origins every 30 min over the last 30 %. Traces: every CSV under data/traces given to `--traces`',
+    '(value columns: nasa `requests`, twitter `tweets`, NAB `value`, isp `bits`; counts per interval).',
+    peersLine,
+    ...[...peerNotes].map(([k, v]) => `- ${PEER_LABELS[k as PeerName]}: ${v}`),
     '',
-    '**MASE** (lower is better; ✓ = at or below the best peer on that trace; the best peer in bold; — = no peer numbers):',
+    '**Every method and peer, one run** (MASE on the p50; UFR, peak ratio, WPL90 and peak coverage on the p90 of probabilistic',
+    'methods, the point otherwise; WPL90 = window-peak pinball loss at τ = 0.9 ÷ mean window peak, lower is better; peak',
+    'coverage = share of windows whose peak is at or below the forecast peak, ≈ 0.9 when calibrated; the lowest MASE and',
+    'WPL90 on each trace in bold; fit s = fit on the training part; origins s = a peer\'s forecasts of every origin):',
     '',
-    ...maseTable(results, args.methods, peers),
-    '',
-    '**UFR / peak ratio / coverage p90** (UFR and peak ratio on the p90 of probabilistic methods, the point otherwise;',
-    'the issue asks the chosen forecaster for UFR ≤ 0.15, peak ratio ≤ 1.35, coverage 0.85–0.95):',
-    '',
-    ...upperTable(results, args.methods),
-    '',
-    '**Seconds** (load = parse the CSV; fit = `fit` on the training part; scoring all origins is not included):',
-    '',
-    ...timeTable(results, args.methods),
+    ...allTable(results, args.methods),
+    ...(hasAuto
+      ? [
+          '',
+          '**auto against the best peer of this run** (✓ = at or below; the best probabilistic peer for WPL90):',
+          '',
+          ...ratios.lines,
+          '',
+          `auto's MASE at or below the best peer's on ${ratios.done.mase} of ${ratios.done.maseCompared} traces; its WPL90 at or below the best probabilistic peer's on ${ratios.done.wpl} of ${ratios.done.wplCompared}; its window-peak coverage within 0.85–0.95 on ${ratios.done.coverage} of ${ratios.done.traces}.`,
+          '',
+          "**auto's holdout judged by WPL90** (reported only: auto still chooses by its rule, the lowest holdout MASE among candidates whose p90 clears the sanity bar, then the significance test against the ensemble; the holdout WPL90 is the candidate's own band, before auto's band calibration):",
+          '',
+          ...holdoutTable(results),
+          '',
+          '**History:** protocol v1\'s peers as measured elsewhere, once (docs/benchmark-protocol.md §1), beside auto\'s MASE of this run:',
+          '',
+          ...historyTable(results, v1),
+        ]
+      : []),
   ].join('\n');
-  writeBenchmarkSection('forecast', body, path.join(root, 'BENCHMARKS.md'));
-  process.stderr.write(`wrote the forecast section of BENCHMARKS.md (${totalSeconds.toFixed(0)} s)\n`);
+  writeBenchmarkSection('forecast', body, args.out);
+  process.stderr.write(`wrote the forecast section of ${path.relative(root, args.out)} (${totalSeconds.toFixed(0)} s)\n`);
 }
 
 await main();

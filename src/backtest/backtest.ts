@@ -1,30 +1,36 @@
 import { performance } from 'node:perf_hooks';
-import { pointForecast, sanitizeForecast, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
-import {
-  capacityFor,
-  plan,
-  type CapacityModel,
-  type EventFloor,
-  type PlannerMemory,
-  type PlanPolicy,
-} from '../plan/planner.js';
-import { dayAgoLevels } from '../plan/baseline.js';
-import { fillGaps, resampleMean, sliceSeries, type Series } from '../series/series.js';
-import { CloneSetSimulator } from '../sim/cloneset.js';
-import { HPA_SYNC_MS, HpaSimulator, type ExternalMetricSpec } from '../sim/hpa.js';
-import { LambdaSimulator } from '../sim/lambda.js';
-import { MINUTE_MS } from '../util/clock.js';
+import { configSchema, type Config, type TargetConfig } from '../config/schema.js';
+import { neutralise } from '../events/event-forecaster.js';
+import type { CalendarEvent } from '../events/events.js';
+import type { CalendarMode } from '../events/calendar-model.js';
+import type { UpliftProfile } from '../events/uplift.js';
+import { pointForecast, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
+import { servedValue } from '../metrics-api/served.js';
+import { loadTargetEvents } from '../service/calendar.js';
+import { Cycle, type Decision, type TargetRuntime } from '../service/cycle.js';
+import type { LoadedModel } from '../service/model-provider.js';
+import { trainingSeries } from '../service/models.js';
+import { StateStore } from '../service/state.js';
+import { TargetState } from '../service/target-state.js';
+import { createActuator } from '../service/wiring.js';
+import { endMs, resampleMean, sliceByTime, type Series } from '../series/series.js';
+import type { LambdaMinute } from '../sim/lambda.js';
+import { SimulatedWorld, cloneSetId, lambdaResourceId, type PodMinute, type WorldParams } from '../sim/world.js';
+import { TraceSource, recordedLoad } from '../sources/trace.js';
+import { DAY_MS, MINUTE_MS, ManualClock } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
-import { scenarioEvents, type Scenario } from './scenario.js';
+import { scenarioEvents, scenarioFaults, type Scenario } from './scenario.js';
 
 /**
- * Replays a recorded load over [from, to) with a simulated clock, once per strategy, through the simulated HPA,
- * CloneSet and Lambda provisioned concurrency, and scores what each strategy would have cost and missed.
- * `predictive` and `oracle` call the one planner (`plan`) that the live service runs; they differ only in
- * the forecast it is fed (a model trained on data before `from`, or the actual future).
+ * Replays a recorded load over [from, to) on a simulated clock, once per strategy, and scores what each would
+ * have cost and missed. The predictive strategies run the service's own per-target cycle (src/service/cycle.ts)
+ * every simulated minute: read history, forecast through the calendar, plausibility check, quality gate and
+ * fallback, plan, and the real actuators, which write to a simulated AWS and Kubernetes (src/sim/world.ts). The
+ * simulated HPA reads `prescale-qps` as the metrics API serves it. Nothing of the cycle is copied here: what
+ * differs between strategies is only the model (trained before `from`, or the actual future for the oracle).
  */
 
-/** `predictive+calendar` is `predictive` with a model that knows the promo calendar (src/events, `--events`). */
+/** `predictive+calendar` is `predictive` with the promo calendar as the target's known events (`--events`). */
 export type StrategyName = 'reactive' | 'predictive' | 'predictive+calendar' | 'oracle';
 export const STRATEGIES: readonly StrategyName[] = ['reactive', 'predictive', 'predictive+calendar', 'oracle'];
 
@@ -40,14 +46,25 @@ export interface BacktestOptions {
   readonly fromMs: number;
   readonly toMs: number;
   readonly scenario: Scenario;
-  /** An unfitted model for `predictive`: fitted here on the data before `fromMs` only. */
+  /** A model for `predictive`: fitted here on the history before `fromMs`, as the service trains it. */
   readonly forecaster?: Forecaster;
-  /** An unfitted calendar-aware model (withEvents) for `predictive+calendar`, fitted like `forecaster`. */
-  readonly calendarForecaster?: Forecaster;
-  /** Default: all (predictive only with a forecaster, predictive+calendar only with a calendarForecaster). */
+  /**
+   * The promo calendar for `predictive+calendar`: the target's known events, and its model, fitted as the
+   * service's retrain fits it (mode `inputs`: on the raw history, the LSTM reading the calendar; `uplift`: on the
+   * history with event windows neutralised, the cycle lifting its forecasts by the learned uplift).
+   */
+  readonly calendar?: { readonly events: readonly CalendarEvent[]; readonly forecaster: Forecaster; readonly mode: CalendarMode; readonly prefitted?: boolean };
+  /** `forecaster` is already fitted on `backtestTraining(...)` (a bench reusing its model): not fitted again. */
+  readonly prefitted?: boolean;
+  /**
+   * A service configuration and one of its targets to replay instead of the target the scenario describes: its
+   * forecast settings, actuators (one CloneSet and/or one Lambda alias) and events, and the metrics API's staleness.
+   */
+  readonly config?: { readonly config: Config; readonly target: string };
+  /** Default: all (predictive only with a forecaster, predictive+calendar only with a calendar). */
   readonly strategies?: readonly StrategyName[];
-  /** Known events handed to the planner as floors, besides the scenario's own `events`. */
-  readonly events?: { readonly pods: readonly EventFloor[]; readonly pc: readonly EventFloor[] };
+  /** Keep every cycle's decisions and served values in the result (`cycles`). */
+  readonly record?: boolean;
   readonly onProgress?: (p: BacktestProgress) => void;
 }
 
@@ -63,9 +80,17 @@ export interface StrategyTimeline {
   readonly pcDesired: Float64Array;
   /** Invocations that found no ready provisioned concurrency. */
   readonly coldStarts: Float64Array;
-  /** Planner's pods and PC for the minute (NaN for reactive). */
+  /** The cycle's planned pods and PC for the minute (NaN for reactive). */
   readonly plannedPods: Float64Array;
   readonly plannedPc: Float64Array;
+}
+
+/** What one cycle of the replay decided and served: what `serve` on the same minutes decides and serves. */
+export interface CycleRecord {
+  readonly atMs: number;
+  readonly decisions: readonly Decision[];
+  /** `prescale-qps` as the metrics API serves it right after the cycle, per CloneSet actuator id (null: not servable). */
+  readonly served: Readonly<Record<string, number | null>>;
 }
 
 export interface StrategyScores {
@@ -75,6 +100,8 @@ export interface StrategyScores {
   readonly invocations: number;
   /** Minutes whose demand exceeded ready pods x pods.qpsPerReplica. */
   readonly underProvisionedMinutes: number;
+  /** Minutes the cycle was in fallback (history unavailable or stale, forecast failed or implausible). */
+  readonly fallbackMinutes: number;
   readonly podHours: number;
   readonly pcHours: number;
   /** podHours x prices.podHour + pcHours x prices.pcHour. */
@@ -89,6 +116,10 @@ export interface StrategyScores {
 
 export interface StrategyResult extends StrategyScores {
   readonly timeline: StrategyTimeline;
+  /** With `record`: every cycle, for the predictive strategies. */
+  readonly cycles?: readonly CycleRecord[];
+  /** The uplift per tag the cycle's calendar learned (predictive+calendar in uplift mode). */
+  readonly learned?: ReadonlyMap<string, UpliftProfile>;
 }
 
 export interface BacktestResult {
@@ -119,130 +150,191 @@ export function toMinuteSeries(s: Series): Series {
   throw new InputError(`backtest needs a trace whose step divides or is a multiple of one minute, ${s.stepMs / 1000} s given`);
 }
 
-/**
- * Fills each gap with the last value before it (the first present value at the very start): unlike
- * interpolation, it never uses a later value, so model input and observed load stay causal.
- */
-export function holdGaps(s: Series): Series {
-  const v = Float64Array.from(s.values);
-  let last = v.find((x) => !Number.isNaN(x));
-  if (last === undefined) throw new InputError('backtest: the trace has no values at all, only gaps');
-  for (let i = 0; i < v.length; i++) {
-    if (Number.isNaN(v[i])) v[i] = last;
-    else last = v[i];
-  }
-  return { startMs: s.startMs, stepMs: s.stepMs, values: v };
+/** The names the scenario's own target uses for its CloneSet and Lambda alias. */
+const SCENARIO_TARGET = { name: 'backtest', namespace: 'backtest', cloneset: 'pods', function: 'backtest', qualifier: 'live' } as const;
+
+/** The service target a scenario describes: one CloneSet behind an HPA and one Lambda alias, planned as configured. */
+export function scenarioTarget(s: Scenario, model: TargetConfig['forecast']['model'] = 'auto'): Config {
+  const p = s.predictive;
+  return configSchema.parse({
+    simulated: true,
+    targets: [
+      {
+        name: SCENARIO_TARGET.name,
+        history: { source: 'csv', path: '(backtest trace)', unit: 'per-second', days: p.historyDays },
+        forecast: { horizonMinutes: p.horizonMinutes, quantile: p.quantile, model, stepMinutes: p.stepMinutes, maxHistoryAgeMinutes: p.maxHistoryAgeMinutes },
+        actuators: [
+          {
+            kind: 'cloneset',
+            namespace: SCENARIO_TARGET.namespace,
+            name: SCENARIO_TARGET.cloneset,
+            mode: 'external-metric',
+            // The planner sizes pods on the HPA's own target, so its replicas and the HPA's agree at equal load.
+            qpsPerReplica: s.pods.hpa.targetAverageValue,
+            min: s.pods.min,
+            max: s.pods.max,
+            leadMinutes: p.podLeadMinutes,
+            scaleDownDelayMinutes: p.scaleDownDelayMinutes,
+            ...(s.pods.maxStepUp !== undefined ? { maxStepUp: s.pods.maxStepUp } : {}),
+          },
+          {
+            kind: 'lambda-provisioned-concurrency',
+            function: SCENARIO_TARGET.function,
+            qualifier: SCENARIO_TARGET.qualifier,
+            meanDurationMs: s.lambda.meanDurationMs,
+            targetUtilization: s.lambda.targetUtilization,
+            min: s.lambda.min,
+            max: s.lambda.max,
+            leadMinutes: p.pcLeadMinutes,
+            scaleDownDelayMinutes: p.scaleDownDelayMinutes,
+            ...(s.lambda.maxStepUp !== undefined ? { maxStepUp: s.lambda.maxStepUp } : {}),
+          },
+        ],
+      },
+    ],
+  });
 }
 
-interface Setup {
-  readonly demand: Float64Array;
-  /** Per-minute load over the whole trace with gaps interpolated (the oracle's future), and the index of `fromMs` in it. */
-  readonly full: Float64Array;
-  /** The same with each gap holding the last value before it: what a live system knew at the time. */
-  readonly observed: Float64Array;
-  readonly first: number;
-  readonly minutes: number;
-  readonly podModel: CapacityModel;
-  readonly pcModel: CapacityModel;
-  readonly podPolicy: PlanPolicy;
-  readonly pcPolicy: PlanPolicy;
-  readonly horizonMinutes: number;
+/** The simulated world's physics from a scenario. */
+export function scenarioWorld(s: Scenario): WorldParams {
+  return {
+    podReadySeconds: s.pods.readySeconds,
+    hpaBehavior: s.pods.hpa.behavior,
+    hpaTolerance: s.pods.hpa.tolerance,
+    lambdaAllocationSeconds: s.lambda.allocationSeconds,
+    lambdaTargetTracking: s.lambda.targetTracking,
+  };
 }
 
-/** Something that gives the planner a per-minute forecast starting at `nowMs`; index = minutes since `fromMs`. */
-type ForecastAt = (nowMs: number, i: number) => QuantileForecast;
+/** The series a model of the replayed target is trained on: its `history.days` before `fromMs`, prepared as the service's training prepares it. */
+export function backtestTraining(minuteSeries: Series, o: { fromMs: number; target: TargetConfig; calendar?: BacktestOptions['calendar'] }): Series {
+  let history = sliceByTime(minuteSeries, Math.max(minuteSeries.startMs, o.fromMs - o.target.history.days * DAY_MS), o.fromMs);
+  // As the service's retrain: a model given the calendar as inputs learns from the raw history, any other from normal load.
+  if (o.calendar && o.calendar.mode !== 'inputs' && o.calendar.events.length > 0) history = neutralise(history, o.calendar.events);
+  return trainingSeries(history, o.target.forecast.stepMinutes * MINUTE_MS);
+}
 
 interface Prepared {
-  readonly setup: Setup;
-  /** The per-minute trace with gaps left as NaN (the model's input is built from it causally). */
+  /** The trace per minute, gaps as NaN: what the history source reveals. */
   readonly raw: Series;
   readonly fromMs: number;
+  readonly minutes: number;
   readonly gapMinutes: number;
+  readonly config: Config;
+  readonly target: TargetConfig;
+  /** The recorded load at a time, gaps interpolated: the world's reality. */
+  readonly trace: { loadAt(tMs: number): number };
 }
 
-/** Checks the window against the trace and derives everything the replays share. */
+/** Checks the window against the trace and derives what the replays share. */
 function prepare(o: BacktestOptions): Prepared {
-  const s = o.scenario;
-  const minuteSeries = toMinuteSeries(o.series);
+  const raw = toMinuteSeries(o.series);
   const fromMs = Math.ceil(o.fromMs / MINUTE_MS) * MINUTE_MS;
-  const first = Math.round((fromMs - minuteSeries.startMs) / MINUTE_MS);
+  const first = Math.round((fromMs - raw.startMs) / MINUTE_MS);
   const minutes = Math.floor((o.toMs - fromMs) / MINUTE_MS);
-  const traceEnd = minuteSeries.startMs + minuteSeries.values.length * MINUTE_MS;
   const iso = (t: number): string => new Date(t).toISOString();
-  if (first < 1) throw new InputError(`backtest: --from ${iso(fromMs)} must be after the trace start ${iso(minuteSeries.startMs)} (the replay needs history before it)`);
-  if (minutes < 1 || first + minutes > minuteSeries.values.length) {
-    throw new InputError(`backtest: the window ${iso(fromMs)} .. ${iso(o.toMs)} must be non-empty and inside the trace (${iso(minuteSeries.startMs)} .. ${iso(traceEnd)})`);
+  if (first < 1) throw new InputError(`backtest: --from ${iso(fromMs)} must be after the trace start ${iso(raw.startMs)} (the replay needs history before it)`);
+  if (minutes < 1 || first + minutes > raw.values.length) {
+    throw new InputError(`backtest: the window ${iso(fromMs)} .. ${iso(o.toMs)} must be non-empty and inside the trace (${iso(raw.startMs)} .. ${iso(endMs(raw))})`);
   }
-  const filled = fillGaps(minuteSeries);
-  const held = holdGaps(minuteSeries);
+  if (!raw.values.some((v) => !Number.isNaN(v))) throw new InputError('backtest: the trace has no values at all, only gaps');
   let gapMinutes = 0;
-  for (let i = first; i < first + minutes; i++) if (Number.isNaN(minuteSeries.values[i])) gapMinutes++;
-  const maxLead = Math.max(s.predictive.podLeadMinutes, s.predictive.pcLeadMinutes);
-  const setup: Setup = {
-    demand: filled.values.slice(first, first + minutes),
-    full: filled.values,
-    observed: held.values,
-    first,
-    minutes,
-    // The planner sizes pods on the HPA's own target, so its replicas and the HPA's agree at equal load.
-    podModel: { kind: 'cloneset', qpsPerReplica: s.pods.hpa.targetAverageValue },
-    pcModel: { kind: 'lambda-provisioned-concurrency', meanDurationMs: s.lambda.meanDurationMs, targetUtilization: s.lambda.targetUtilization },
-    podPolicy: policyOf(s, s.predictive.podLeadMinutes, { min: s.pods.min, max: s.pods.max }),
-    pcPolicy: policyOf(s, s.predictive.pcLeadMinutes, { min: s.lambda.min, max: s.lambda.max }),
-    horizonMinutes: Math.ceil(maxLead) + 1,
-  };
-  return { setup, raw: minuteSeries, fromMs, gapMinutes };
+  for (let i = first; i < first + minutes; i++) if (Number.isNaN(raw.values[i])) gapMinutes++;
+  const config = o.config?.config ?? scenarioTarget(o.scenario);
+  const targetName = o.config?.target ?? SCENARIO_TARGET.name;
+  const target = config.targets.find((t) => t.name === targetName);
+  if (!target) throw new InputError(`backtest: the configuration has no target "${targetName}"; its targets are ${config.targets.map((t) => t.name).join(', ')}`);
+  checkReplayable(target);
+  return { raw, fromMs, minutes, gapMinutes, config, target, trace: { loadAt: recordedLoad(raw) } };
 }
 
-/** The actual future as a point forecast; past the end of the trace the last value is held. */
-function oracleForecasts(setup: Setup): ForecastAt {
-  return (nowMs, i) => {
-    const g = setup.first + i;
-    const row = new Float64Array(setup.horizonMinutes);
-    for (let h = 0; h < row.length; h++) row[h] = setup.full[Math.min(setup.full.length - 1, g + h)];
-    return pointForecast(nowMs, MINUTE_MS, row);
-  };
+/** The scoring needs at most one CloneSet and one Lambda alias per target. */
+function checkReplayable(t: TargetConfig): void {
+  for (const kind of ['cloneset', 'lambda-provisioned-concurrency'] as const) {
+    const n = t.actuators.filter((a) => a.kind === kind).length;
+    if (n > 1) throw new InputError(`backtest: target "${t.name}" has ${n} actuators of kind ${kind}; a replay scores at most one of each kind`);
+  }
+}
+
+/** Perfect foresight: the recorded future at the model's step, as a point forecast from the end of the context. */
+class OracleForecaster implements Forecaster {
+  readonly name = 'oracle';
+  readonly minTrainLength = 0;
+  readonly probabilistic = false;
+  constructor(private readonly trace: { loadAt(tMs: number): number }) {}
+  fit(): Promise<void> {
+    return Promise.resolve();
+  }
+  predict(horizon: number, context?: Series): QuantileForecast {
+    if (!context) throw new Error('oracle: predict needs the context');
+    const start = endMs(context);
+    const step = context.stepMs;
+    const perMinute = Math.max(1, Math.round(step / MINUTE_MS));
+    const row = Array.from({ length: horizon }, (_, h) => {
+      let sum = 0;
+      for (let k = 0; k < perMinute; k++) sum += this.trace.loadAt(start + h * step + k * MINUTE_MS);
+      return sum / perMinute;
+    });
+    return pointForecast(start, step, row);
+  }
+}
+
+function loaded(f: Forecaster, stepMs: number, atMs: number): LoadedModel {
+  return { forecaster: f, stepMs, info: { kind: f.name, trainedAtMs: atMs, backend: 'n/a', scores: {} } };
 }
 
 export async function runBacktest(o: BacktestOptions): Promise<BacktestResult> {
-  const s = o.scenario;
-  const { setup, raw, fromMs, gapMinutes } = prepare(o);
-  const wanted = o.strategies ?? STRATEGIES.filter((n) => (n !== 'predictive' || o.forecaster) && (n !== 'predictive+calendar' || o.calendarForecaster));
-  const modelOptions = { raw, fromMs, stepMinutes: s.predictive.stepMinutes, horizonMinutes: setup.horizonMinutes };
-  const { predictiveAt, fitSeconds } = wanted.includes('predictive')
-    ? await fitModel(o, o.forecaster, modelOptions)
-    : { predictiveAt: undefined, fitSeconds: null };
-  const calendarAt = wanted.includes('predictive+calendar') ? (await fitModel(o, o.calendarForecaster, modelOptions)).predictiveAt : undefined;
-  const own = scenarioEvents(s);
-  const events = { pods: [...own.pods, ...(o.events?.pods ?? [])], pc: [...own.pc, ...(o.events?.pc ?? [])] };
-  const forecasts: Record<StrategyName, ForecastAt | undefined> = { reactive: undefined, predictive: predictiveAt, 'predictive+calendar': calendarAt, oracle: oracleForecasts(setup) };
+  const prep = prepare(o);
+  const wanted = o.strategies ?? STRATEGIES.filter((n) => (n !== 'predictive' || o.forecaster) && (n !== 'predictive+calendar' || o.calendar));
+  const models: Partial<Record<StrategyName, LoadedModel>> = {};
+  let fitSeconds: number | null = null;
+  if (wanted.includes('predictive')) {
+    if (!o.forecaster) throw new InputError('backtest: the predictive strategy needs a model');
+    const t0 = performance.now();
+    models.predictive = await fitModel(o, { forecaster: o.forecaster, prefitted: o.prefitted }, prep, undefined);
+    fitSeconds = (performance.now() - t0) / 1000;
+  }
+  if (wanted.includes('predictive+calendar')) {
+    if (!o.calendar) throw new InputError('backtest: the predictive strategies need a model (predictive+calendar: a calendar, --events)');
+    models['predictive+calendar'] = await fitModel(o, o.calendar, prep, o.calendar);
+  }
+  models.oracle = loaded(new OracleForecaster(prep.trace), MINUTE_MS, prep.fromMs);
   const strategies: Partial<Record<StrategyName, StrategyResult>> = {};
   for (const name of STRATEGIES.filter((n) => wanted.includes(n))) {
-    // The oracle already sees the event in its perfect forecast; a multiplier on top would count it twice.
-    const floors = name === 'oracle' ? { pods: [], pc: [] } : events;
-    strategies[name] = await replay({ name, setup, scenario: s, fromMs, forecastAt: forecasts[name], events: floors, onProgress: o.onProgress });
+    strategies[name] = await replay({ name, prep, scenario: o.scenario, model: models[name], events: eventsOf(name, prep.target, o), record: o.record === true, onProgress: o.onProgress });
   }
+  const demand = Float64Array.from({ length: prep.minutes }, (_, i) => prep.trace.loadAt(prep.fromMs + i * MINUTE_MS));
   return {
-    fromMs,
-    toMs: fromMs + setup.minutes * MINUTE_MS,
-    minutes: setup.minutes,
-    gapMinutes,
+    fromMs: prep.fromMs,
+    toMs: prep.fromMs + prep.minutes * MINUTE_MS,
+    minutes: prep.minutes,
+    gapMinutes: prep.gapMinutes,
     model: o.forecaster && wanted.includes('predictive') ? o.forecaster.name : null,
     fitSeconds,
-    demand: setup.demand,
-    pcNeeded: setup.demand.map((q) => (q * s.lambda.meanDurationMs) / 1000),
+    demand,
+    pcNeeded: demand.map((q) => (q * o.scenario.lambda.meanDurationMs) / 1000),
     strategies: withCostVsOracle(strategies),
   };
 }
 
-async function fitModel(o: BacktestOptions, model: Forecaster | undefined, m: ModelForecastOptions): Promise<{ predictiveAt: ForecastAt; fitSeconds: number }> {
-  if (!model) throw new InputError('backtest: the predictive strategies need a model (predictive+calendar: a calendar, --events)');
-  o.onProgress?.({ phase: 'fit', done: 0, total: 1 });
-  const t0 = performance.now();
-  const predictiveAt = await modelForecasts(model, m);
-  const fitSeconds = (performance.now() - t0) / 1000;
-  o.onProgress?.({ phase: 'fit', done: 1, total: 1 });
-  return { predictiveAt, fitSeconds };
+/** The target's known events in a strategy: the configured ones (or the scenario's), the calendar's for predictive+calendar. */
+function eventsOf(name: StrategyName, target: TargetConfig, o: BacktestOptions): TargetRuntime['events'] {
+  // The oracle already sees every event in its perfect forecast; a floor or multiplier on top would count it twice.
+  if (name === 'oracle' || name === 'reactive') return [];
+  const base = o.config ? loadTargetEvents(target, `${target.name}.eventsFile`) : scenarioEvents(o.scenario);
+  if (name !== 'predictive+calendar' || !o.calendar) return base;
+  return [...base, ...o.calendar.events];
+}
+
+async function fitModel(o: BacktestOptions, m: { forecaster: Forecaster; prefitted?: boolean }, prep: Prepared, calendar: BacktestOptions['calendar']): Promise<LoadedModel> {
+  const stepMs = prep.target.forecast.stepMinutes * MINUTE_MS;
+  const f = m.forecaster;
+  if (!m.prefitted) {
+    o.onProgress?.({ phase: 'fit', done: 0, total: 1 });
+    await f.fit(backtestTraining(prep.raw, { fromMs: prep.fromMs, target: prep.target, calendar }));
+    o.onProgress?.({ phase: 'fit', done: 1, total: 1 });
+  }
+  return loaded(f, stepMs, prep.fromMs);
 }
 
 function withCostVsOracle(strategies: Partial<Record<StrategyName, StrategyResult>>): Partial<Record<StrategyName, StrategyResult>> {
@@ -256,78 +348,59 @@ function withCostVsOracle(strategies: Partial<Record<StrategyName, StrategyResul
   return out;
 }
 
-function policyOf(s: Scenario, leadMinutes: number, bounds: { min: number; max: number }): PlanPolicy {
-  return {
-    quantile: s.predictive.quantile,
-    leadMinutes,
-    min: bounds.min,
-    max: bounds.max,
-    scaleDownDelayMinutes: s.predictive.scaleDownDelayMinutes,
-    maxStepUp: Infinity,
-  };
-}
-
-interface ModelForecastOptions {
-  readonly raw: Series;
-  readonly fromMs: number;
-  readonly stepMinutes: number;
-  readonly horizonMinutes: number;
-}
-
-/**
- * Fits the model on the data before `fromMs` (at `stepMinutes` resolution) and returns a function that, at
- * each simulated minute, gives the latest forecast re-expressed per minute from that minute on. The model sees
- * only complete intervals that ended by then; it is refreshed once per model step, never refitted.
- */
-async function modelForecasts(model: Forecaster, o: ModelForecastOptions): Promise<ForecastAt> {
-  const stepMs = o.stepMinutes * MINUTE_MS;
-  const modelSeries = holdGaps(o.stepMinutes === 1 ? o.raw : resampleMean(o.raw, stepMs));
-  // Only buckets that end by `fromMs`: a bucket straddling it would leak replayed minutes into training.
-  const train = sliceSeries(modelSeries, 0, Math.floor((o.fromMs - modelSeries.startMs) / stepMs));
-  await model.fit(train);
-  const modelHorizon = Math.ceil(o.horizonMinutes / o.stepMinutes) + 1;
-  let lastK = -1;
-  let last: QuantileForecast | undefined;
-  return (nowMs) => {
-    // Buckets [start + j step, start + (j+1) step) complete by now: j < k.
-    const k = Math.floor((nowMs - modelSeries.startMs) / stepMs);
-    if (k !== lastK || !last) {
-      // A view, not a copy: the context grows by one point per step and models may cache on its prefix.
-      const context: Series = { startMs: modelSeries.startMs, stepMs, values: modelSeries.values.subarray(0, k) };
-      last = sanitizeForecast(model.predict(modelHorizon, context));
-      lastK = k;
-    }
-    return perMinute(last, nowMs, o.horizonMinutes);
-  };
-}
-
-/** The forecast of each minute in [now, now + horizon), from a forecast at any step (held within a step). */
-export function perMinute(f: QuantileForecast, nowMs: number, horizonMinutes: number): QuantileForecast {
-  if (f.stepMs === MINUTE_MS && f.startMs === nowMs && f.horizon === horizonMinutes) return f;
-  const values = f.values.map((row) => {
-    const out = new Float64Array(horizonMinutes);
-    for (let h = 0; h < horizonMinutes; h++) {
-      const k = Math.floor((nowMs + h * MINUTE_MS - f.startMs) / f.stepMs);
-      out[h] = row[Math.min(f.horizon - 1, Math.max(0, k))];
-    }
-    return out;
-  });
-  return { startMs: nowMs, stepMs: MINUTE_MS, horizon: horizonMinutes, probabilistic: f.probabilistic, values };
-}
-
 interface ReplayOptions {
   readonly name: StrategyName;
-  readonly setup: Setup;
+  readonly prep: Prepared;
   readonly scenario: Scenario;
-  readonly fromMs: number;
-  /** Undefined: reactive (no planner). */
-  readonly forecastAt: ForecastAt | undefined;
-  readonly events: { readonly pods: readonly EventFloor[]; readonly pc: readonly EventFloor[] };
+  /** Undefined: reactive (prescale does not run). */
+  readonly model: LoadedModel | undefined;
+  readonly events: TargetRuntime['events'];
+  readonly record: boolean;
   readonly onProgress?: (p: BacktestProgress) => void;
 }
 
-const LOAD_METRIC = 'observed-qps';
-const FORECAST_METRIC = 'prescale-planned-qps';
+/** The simulated world for one replay, with the target's CloneSet and Lambda alias in it. */
+function worldFor(o: ReplayOptions, clock: ManualClock, store: StateStore): SimulatedWorld {
+  const { prep } = o;
+  const { staleAfterSeconds, stale } = prep.config.metricsApi;
+  const world = new SimulatedWorld({
+    clock,
+    params: scenarioWorld(o.scenario),
+    demand: (_target, t) => prep.trace.loadAt(t),
+    served: (target, id, t) => {
+      const snap = store.get(target);
+      const a = snap?.actuators.find((x) => x.id === id);
+      if (!snap || !a) return undefined;
+      const r = servedValue(snap, a, { nowMs: t, staleAfterSeconds, stale });
+      return r.ok ? r.value.qps : undefined;
+    },
+  });
+  for (const a of prep.target.actuators) {
+    if (a.kind === 'cloneset') {
+      world.addCloneSet(prep.target.name, { namespace: a.namespace, name: a.name, mode: a.mode, qpsPerReplica: a.qpsPerReplica, min: a.min, max: a.max, predictive: o.model !== undefined });
+    } else {
+      world.addLambda(prep.target.name, { function: a.function, qualifier: a.qualifier, meanDurationMs: a.meanDurationMs, targetUtilization: a.targetUtilization, min: a.min, max: a.max });
+    }
+  }
+  return world;
+}
+
+/** What the replay's cycle runs: the target as the service would run it, on the simulated world. */
+function cycleFor(o: ReplayOptions, clock: ManualClock, store: StateStore, world: SimulatedWorld): { cycle: Cycle; state: TargetState } | undefined {
+  if (!o.model) return undefined;
+  const { prep } = o;
+  const runtime: TargetRuntime = {
+    config: prep.target,
+    source: new TraceSource({ trace: prep.raw, clock, description: 'backtest trace', faults: scenarioFaults(o.scenario) }),
+    actuators: prep.target.actuators.map((a) => createActuator(a, { clients: { scaling: world, kube: world, description: 'simulated' }, quantile: prep.target.forecast.quantile })),
+    events: o.events,
+  };
+  const state = new TargetState(runtime);
+  state.replaceModel(o.model);
+  // No time limit: the simulated clock does not move during a cycle, and a slow model only makes the replay slower.
+  const cycle = new Cycle({ clock, store, dryRun: false, mayActuate: () => true, targetTimeoutMs: 2 ** 31 - 1, concurrency: 1 });
+  return { cycle, state };
+}
 
 function newTimeline(n: number): StrategyTimeline {
   const f = (): Float64Array => new Float64Array(n);
@@ -337,85 +410,91 @@ function newTimeline(n: number): StrategyTimeline {
 async function replay(o: ReplayOptions): Promise<StrategyResult> {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const { setup, scenario: s } = o;
-  const target = s.pods.hpa.targetAverageValue;
-  const metrics: ExternalMetricSpec[] = [{ name: LOAD_METRIC, target: { type: 'AverageValue', averageValue: target } }];
-  // Predictive: the planner's pods value is served as a second External metric; the HPA takes the max.
-  if (o.forecastAt) metrics.push({ name: FORECAST_METRIC, target: { type: 'AverageValue', averageValue: target } });
-  const hpa = new HpaSimulator({
-    minReplicas: s.pods.min,
-    maxReplicas: s.pods.max,
-    metrics,
-    behavior: s.pods.hpa.behavior,
-    tolerance: s.pods.hpa.tolerance,
-  });
-  const observedAt = (i: number): number => setup.observed[Math.max(0, setup.first + i - 1)];
-  // Everything starts warm: sized for the load of the minute before the window.
-  const clampPods = (n: number): number => Math.min(s.pods.max, Math.max(s.pods.min, n));
-  const pods = new CloneSetSimulator(s.pods.readySeconds * 1000, clampPods(Math.ceil(observedAt(0) / target)));
-  const lambda = new LambdaSimulator({
-    meanDurationMs: s.lambda.meanDurationMs,
-    targetUtilization: s.lambda.targetUtilization,
-    allocationMs: s.lambda.allocationSeconds * 1000,
-    min: s.lambda.min,
-    max: s.lambda.max,
-    targetTracking: true,
-    initial: capacityFor(observedAt(0), setup.pcModel),
-  });
-  const tl = newTimeline(setup.minutes);
-  // What a live system knew, as a series: event multipliers scale the load of a day earlier (dayAgoLevels).
-  const observedSeries: Series = { startMs: o.fromMs - setup.first * MINUTE_MS, stepMs: MINUTE_MS, values: setup.observed };
-  const multipliers = [...o.events.pods, ...o.events.pc].some((e) => e.multiplier !== undefined);
-  let podMem: PlannerMemory | undefined;
-  let pcMem: PlannerMemory | undefined;
-  let podSeconds = 0;
-  let pcMinutes = 0;
-  let under = 0;
-  let cold = 0;
-  let invocations = 0;
-  for (let i = 0; i < setup.minutes; i++) {
-    const t = o.fromMs + i * MINUTE_MS;
-    const observed = observedAt(i);
-    const demand = setup.demand[i];
-    let plannedQps: number | undefined;
-    if (o.forecastAt) {
-      const forecast = o.forecastAt(t, i);
-      const normalQps = multipliers ? dayAgoLevels(observedSeries, forecast, t) : undefined;
-      const podPlan = plan({ nowMs: t, forecast, observedQps: observed, currentCapacity: pods.specReplicas(), events: o.events.pods, normalQps, memory: podMem }, setup.podModel, setup.podPolicy);
-      const pcPlan = plan({ nowMs: t, forecast, observedQps: observed, currentCapacity: lambda.desired(), events: o.events.pc, normalQps, memory: pcMem }, setup.pcModel, setup.pcPolicy);
-      podMem = podPlan.memory;
-      pcMem = pcPlan.memory;
-      // What prescale's Lambda actuator does: a scheduled action sets MinCapacity to the plan at its time.
-      lambda.setMinCapacity(t, pcPlan.current.capacity);
-      plannedQps = podPlan.current.capacity * target;
-      tl.plannedPods[i] = podPlan.current.capacity;
-      tl.plannedPc[i] = pcPlan.current.capacity;
+  const { prep } = o;
+  const clock = new ManualClock(prep.fromMs);
+  const store = new StateStore();
+  const world = worldFor(o, clock, store);
+  const run = cycleFor(o, clock, store, world);
+  const tl = newTimeline(prep.minutes);
+  const cycles: CycleRecord[] = [];
+  let fallbackMinutes = 0;
+  for (let i = 0; i < prep.minutes; i++) {
+    const t = prep.fromMs + i * MINUTE_MS;
+    clock.set(t);
+    world.advanceTo(t);
+    if (run) {
+      const decisions = await run.cycle.run([run.state]);
+      if (decisions.some((d) => d.fallback !== null)) fallbackMinutes++;
+      notePlanned(tl, i, decisions);
+      if (o.record) cycles.push({ atMs: t, decisions, served: servedNow(store, prep, t) });
     }
-    let readySum = 0;
-    for (let k = 0; k < MINUTE_MS / HPA_SYNC_MS; k++) {
-      const ts = t + k * HPA_SYNC_MS;
-      const values: Record<string, number | undefined> = { [LOAD_METRIC]: observed };
-      if (plannedQps !== undefined) values[FORECAST_METRIC] = plannedQps;
-      const d = hpa.sync(ts, { specReplicas: pods.specReplicas(), statusReplicas: pods.statusReplicas(), readyPods: pods.readyReplicas(ts), metrics: values });
-      if (d.replicas !== pods.specReplicas()) pods.scale(ts, d.replicas);
-      readySum += pods.readyReplicas(ts);
-      podSeconds += pods.statusReplicas() * (HPA_SYNC_MS / 1000);
-    }
-    const ready = readySum / (MINUTE_MS / HPA_SYNC_MS);
-    if (demand > ready * s.pods.qpsPerReplica * (1 + 1e-9)) under++;
-    const lm = lambda.minute(t, demand);
-    cold += lm.coldStarts;
-    invocations += lm.invocations;
-    pcMinutes += lm.desired;
-    tl.readyPods[i] = ready;
-    tl.pods[i] = pods.statusReplicas();
-    tl.pcReady[i] = lm.ready;
-    tl.pcDesired[i] = lm.desired;
-    tl.coldStarts[i] = lm.coldStarts;
-    if (i % 240 === 239 || i === setup.minutes - 1) {
-      o.onProgress?.({ phase: o.name, done: i + 1, total: setup.minutes });
+    if (i % 240 === 239 || i === prep.minutes - 1) {
+      o.onProgress?.({ phase: o.name, done: i + 1, total: prep.minutes });
       // Let timers (progress output, signals) run during long replays.
       await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+  clock.set(prep.fromMs + prep.minutes * MINUTE_MS);
+  world.advanceTo(clock.now());
+  const learned = run?.state.calendar.learned;
+  return {
+    ...score(o, world, tl, fallbackMinutes),
+    replaySeconds: (performance.now() - t0) / 1000,
+    replayCpuSeconds: cpuSeconds(process.cpuUsage(cpu0)),
+    timeline: tl,
+    ...(o.record ? { cycles } : {}),
+    ...(learned ? { learned } : {}),
+  };
+}
+
+/** The minute's planned pods and provisioned concurrency, for the report. */
+function notePlanned(tl: StrategyTimeline, i: number, decisions: readonly Decision[]): void {
+  for (const d of decisions) {
+    if (d.actuator.startsWith('cloneset:')) tl.plannedPods[i] = d.plannedCapacity;
+    else tl.plannedPc[i] = d.plannedCapacity;
+  }
+}
+
+/** `prescale-qps` per CloneSet actuator as the metrics API would serve it at `t`. */
+function servedNow(store: StateStore, prep: Prepared, t: number): Record<string, number | null> {
+  const snap = store.get(prep.target.name);
+  const out: Record<string, number | null> = {};
+  for (const a of snap?.actuators ?? []) {
+    if (a.kind !== 'cloneset') continue;
+    const r = servedValue(snap as NonNullable<typeof snap>, a, { nowMs: t, staleAfterSeconds: prep.config.metricsApi.staleAfterSeconds, stale: prep.config.metricsApi.stale });
+    out[a.id] = r.ok ? r.value.qps : null;
+  }
+  return out;
+}
+
+/** Scores the world's minutes: cold starts, under-provisioned minutes, pod and PC hours, cost. */
+function score(o: ReplayOptions, world: SimulatedWorld, tl: StrategyTimeline, fallbackMinutes: number): Omit<StrategyScores, 'replaySeconds' | 'replayCpuSeconds'> {
+  const { prep, scenario: s } = o;
+  const cs = prep.target.actuators.find((a) => a.kind === 'cloneset');
+  const fn = prep.target.actuators.find((a) => a.kind === 'lambda-provisioned-concurrency');
+  const pods: readonly PodMinute[] = cs?.kind === 'cloneset' ? world.podMinutes(cloneSetId(cs.namespace, cs.name)) : [];
+  const pcs: readonly LambdaMinute[] = fn?.kind === 'lambda-provisioned-concurrency' ? world.lambdaMinutes(lambdaResourceId(fn.function, fn.qualifier)) : [];
+  let podSeconds = 0;
+  let under = 0;
+  let pcMinutes = 0;
+  let cold = 0;
+  let invocations = 0;
+  for (let i = 0; i < prep.minutes; i++) {
+    const p = pods[i];
+    if (p) {
+      podSeconds += p.podSeconds;
+      tl.readyPods[i] = p.readyPods;
+      tl.pods[i] = p.pods;
+      if (prep.trace.loadAt(p.atMs) > p.readyPods * s.pods.qpsPerReplica * (1 + 1e-9)) under++;
+    }
+    const l = pcs[i];
+    if (l) {
+      cold += l.coldStarts;
+      invocations += l.invocations;
+      pcMinutes += l.desired;
+      tl.pcReady[i] = l.ready;
+      tl.pcDesired[i] = l.desired;
+      tl.coldStarts[i] = l.coldStarts;
     }
   }
   const podHours = podSeconds / 3600;
@@ -425,13 +504,11 @@ async function replay(o: ReplayOptions): Promise<StrategyResult> {
     coldStarts: cold,
     invocations,
     underProvisionedMinutes: under,
+    fallbackMinutes,
     podHours,
     pcHours,
     cost: podHours * s.prices.podHour + pcHours * s.prices.pcHour,
     costVsOracle: null,
-    replaySeconds: (performance.now() - t0) / 1000,
-    replayCpuSeconds: cpuSeconds(process.cpuUsage(cpu0)),
-    timeline: tl,
   };
 }
 
@@ -452,7 +529,7 @@ export function summarize(r: BacktestResult): {
   for (const name of STRATEGIES) {
     const x = r.strategies[name];
     if (!x) continue;
-    const { timeline: _timeline, ...scores } = x;
+    const { timeline: _timeline, cycles: _cycles, learned: _learned, ...scores } = x;
     strategies[name] = scores;
   }
   return { from: new Date(r.fromMs).toISOString(), to: new Date(r.toMs).toISOString(), minutes: r.minutes, model: r.model, fitSeconds: r.fitSeconds, strategies };

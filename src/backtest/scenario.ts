@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { formatIssues } from '../config/load.js';
-import type { EventFloor } from '../plan/planner.js';
+import type { TargetEvent } from '../service/calendar.js';
+import type { SourceFault } from '../sources/trace.js';
 import { InputError, errorMessage } from '../util/errors.js';
 
 /**
@@ -41,6 +42,8 @@ export const scenarioSchema = z.strictObject({
       qpsPerReplica: gt0().default(100),
       readySeconds: ge0().default(90),
       min: count().default(2),
+      /** The CloneSet actuator's `maxStepUp`: most pods added from one planned step to the next; absent = none. */
+      maxStepUp: z.number().int('must be a whole number').gt(0, 'must be > 0').optional(),
       max: z.number().int('must be a whole number').gt(0, 'must be > 0').default(1000),
       hpa: z
         .strictObject({
@@ -63,7 +66,11 @@ export const scenarioSchema = z.strictObject({
       meanDurationMs: gt0().default(200),
       targetUtilization: gt0().max(1, 'must be <= 1').default(0.7),
       allocationSeconds: ge0().default(120),
+      /** Whether the alias also has a target-tracking policy (the reactive scaler of provisioned concurrency). */
+      targetTracking: z.boolean().default(true),
       min: count().default(1),
+      /** The Lambda actuator's `maxStepUp`; absent = none. */
+      maxStepUp: z.number().int('must be a whole number').gt(0, 'must be > 0').optional(),
       max: z.number().int('must be a whole number').gt(0, 'must be > 0').default(100000),
     })
     .prefault({})
@@ -75,8 +82,14 @@ export const scenarioSchema = z.strictObject({
       podLeadMinutes: ge0().max(180, 'must be <= 180').default(3),
       pcLeadMinutes: ge0().max(180, 'must be <= 180').default(5),
       scaleDownDelayMinutes: ge0().max(1440, 'must be <= 1440').default(10),
-      /** Resolution the model forecasts at; forecasts are refreshed once per step. */
+      /** Resolution the model forecasts at (the target's forecast.stepMinutes). */
       stepMinutes: z.number().int('must be a whole number').gt(0, 'must be > 0').max(60, 'must be <= 60').default(1),
+      /** The target's forecast.horizonMinutes: how far each cycle forecasts and the Lambda schedule reaches. */
+      horizonMinutes: z.number().int('must be a whole number').gt(0, 'must be > 0').max(240, 'must be <= 240').default(30),
+      /** The target's forecast.maxHistoryAgeMinutes: history older than this is stale (fallback). */
+      maxHistoryAgeMinutes: gt0().default(10),
+      /** The target's history.days: how much history each cycle reads (and the model is trained on). */
+      historyDays: gt0().max(455, 'must be <= 455').default(14),
     })
     .prefault({}),
   /** Known events (a promo, a launch): floors for the planner, as in the service configuration. */
@@ -97,6 +110,21 @@ export const scenarioSchema = z.strictObject({
           message: 'needs at least one of multiplier, minPods, minProvisionedConcurrency',
           path: ['name'],
         }),
+    )
+    .default([]),
+  /**
+   * Faults of prescale's history source during the replay: `source-outage` (every read fails) and `stale-history`
+   * (reads succeed but no datapoint after the fault's start arrives until its end). The load itself goes on.
+   */
+  faults: z
+    .array(
+      z
+        .strictObject({
+          kind: z.enum(['source-outage', 'stale-history']),
+          start: z.iso.datetime({ offset: true, local: true, error: 'must be an ISO date-time, e.g. 2026-01-18T12:00:00Z' }),
+          end: z.iso.datetime({ offset: true, local: true, error: 'must be an ISO date-time, e.g. 2026-01-18T12:30:00Z' }),
+        })
+        .refine((f) => Date.parse(f.end) > Date.parse(f.start), { message: 'must be after start', path: ['end'] }),
     )
     .default([]),
   prices: z
@@ -121,13 +149,23 @@ function parseTime(iso: string): number {
   return Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`);
 }
 
-/** The scenario's events as planner floors for pods and for provisioned concurrency. */
-export function scenarioEvents(s: Scenario): { pods: EventFloor[]; pc: EventFloor[] } {
-  const base = (e: Scenario['events'][number]): EventFloor => ({ name: e.name, startMs: parseTime(e.start), endMs: parseTime(e.end), multiplier: e.multiplier });
-  return {
-    pods: s.events.map((e) => ({ ...base(e), minCapacity: e.minPods })),
-    pc: s.events.map((e) => ({ ...base(e), minCapacity: e.minProvisionedConcurrency })),
-  };
+/** The scenario's events as the target's known events: a floor per kind of capacity, and a multiplier. */
+export function scenarioEvents(s: Scenario): TargetEvent[] {
+  return s.events.map((e) => ({
+    name: e.name,
+    startMs: parseTime(e.start),
+    endMs: parseTime(e.end),
+    ...(e.multiplier !== undefined ? { multiplier: e.multiplier } : {}),
+    minCapacityByKind: {
+      ...(e.minPods !== undefined ? { cloneset: e.minPods } : {}),
+      ...(e.minProvisionedConcurrency !== undefined ? { 'lambda-provisioned-concurrency': e.minProvisionedConcurrency } : {}),
+    },
+  }));
+}
+
+/** The scenario's source faults, in epoch milliseconds. */
+export function scenarioFaults(s: Scenario): SourceFault[] {
+  return s.faults.map((f) => ({ kind: f.kind, startMs: parseTime(f.start), endMs: parseTime(f.end) }));
 }
 
 export const defaultScenario: Scenario = parseScenario({});

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { runBacktest, summarize, type BacktestProgress, type BacktestResult, STRATEGIES } from '../backtest/backtest.js';
+import { runBacktest, summarize, type BacktestOptions, type BacktestProgress, type BacktestResult, STRATEGIES } from '../backtest/backtest.js';
 import { writeReport } from '../backtest/report.js';
 import { defaultScenario, loadScenarioFile, type Scenario } from '../backtest/scenario.js';
 import { SYNTH_PROFILES, synth, synthCsv, type SynthProfile } from '../backtest/synth.js';
@@ -9,8 +9,9 @@ import { loadSeriesFile } from '../series/load.js';
 import { endMs, type Series } from '../series/series.js';
 import { MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
-import { eventsCsv, loadEventsFile } from '../events/events.js';
-import { CALENDAR_MODES, calendarModeFlag, calendarModel } from '../events/calendar-model.js';
+import { eventsCsv, loadEventsFile, type CalendarEvent } from '../events/events.js';
+import { CALENDAR_MODES, calendarModeFlag, calendarModel, defaultCalendarMode, type CalendarMode } from '../events/calendar-model.js';
+import { peakMultiplier, type UpliftProfile } from '../events/uplift.js';
 
 interface BacktestFlags {
   trace: string;
@@ -121,15 +122,31 @@ async function backtestCommand(flags: BacktestFlags): Promise<void> {
   const stepMs = scenario.predictive.stepMinutes * MINUTE_MS;
   const forecaster = createForecaster(model, { stepMs });
   const mode = calendarModeFlag(flags);
-  // The same method again, fitted on the same history before --from and given the calendar.
-  const calendar = flags.events !== undefined ? calendarModel(model, { stepMs, events: loadEventsFile(flags.events), mode }) : undefined;
-  const result = await runBacktest({ series, fromMs, toMs, scenario, forecaster, calendarForecaster: calendar?.forecaster, onProgress: progressPrinter() });
-  if (calendar) process.stderr.write(`backtest: ${calendar.mode === 'uplift' ? 'learned uplift' : 'calendar'}: ${calendar.learned()}\n`);
+  const calendar = flags.events !== undefined ? calendarOf(model, { stepMs, events: loadEventsFile(flags.events), mode }) : undefined;
+  const result = await runBacktest({ series, fromMs, toMs, scenario, forecaster, calendar, onProgress: progressPrinter() });
+  if (calendar) process.stderr.write(`backtest: ${calendar.mode === 'uplift' ? 'learned uplift' : 'calendar'}: ${calendar.learned(result.strategies['predictive+calendar']?.learned)}\n`);
   if (flags.report) {
     writeReport(result, { file: flags.report, scenario, trace: flags.trace });
     process.stderr.write(`backtest: report written to ${flags.report}\n`);
   }
   process.stdout.write(flags.json ? JSON.stringify(summarize(result), null, 2) + '\n' : table(result));
+}
+
+/**
+ * The same method again for predictive+calendar, fitted on the same history before --from: in mode `inputs` the
+ * LSTM reading the calendar; in mode `uplift` the plain method, which the cycle's calendar wraps as in the service.
+ */
+function calendarOf(model: MethodName, o: { stepMs: number; events: CalendarEvent[]; mode: CalendarMode | undefined }): NonNullable<BacktestOptions['calendar']> & { learned(p?: ReadonlyMap<string, UpliftProfile>): string } {
+  const mode = o.mode ?? defaultCalendarMode(model);
+  if (mode === 'inputs') {
+    const c = calendarModel(model, { stepMs: o.stepMs, events: o.events, mode });
+    return { events: o.events, forecaster: c.forecaster, mode, learned: () => c.learned() };
+  }
+  const learned = (profiles?: ReadonlyMap<string, UpliftProfile>): string => {
+    const lines = [...(profiles?.values() ?? [])].map((p) => `${p.tag} from ${p.events} past events (peak p50 x${peakMultiplier(p).toFixed(2)})`);
+    return lines.length > 0 ? lines.join('; ') : 'none (no past event with a day of history before it)';
+  };
+  return { events: o.events, forecaster: createForecaster(model, { stepMs: o.stepMs }), mode, learned };
 }
 
 function table(r: BacktestResult): string {

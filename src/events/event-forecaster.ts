@@ -1,4 +1,4 @@
-import { assertFitted, assertTrainLength, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
+import { assertFitted, assertTrainLength, disposeForecaster, QUANTILES, sanitizeForecast, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
 import { endMs, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
@@ -81,6 +81,11 @@ class EventForecaster implements Forecaster {
     this.probabilistic = inner.probabilistic;
     this.profiles = o.profiles;
     if (o.innerFitted && !o.profiles) throw new Error(`${this.name}: innerFitted needs the learned profiles`);
+  }
+
+  /** Frees the inner model when this forecaster fitted it; one fitted elsewhere (`innerFitted`) belongs to its owner. */
+  dispose(): void {
+    if (!this.o.innerFitted) disposeForecaster(this.inner);
   }
 
   /** Profiles in use (learned by `fit` unless given). */

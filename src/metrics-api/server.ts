@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ActuatorSnapshot, TargetSnapshot } from '../service/state.js';
+import { servedValue, type StalePolicy, type ValueOptions } from './served.js';
 import type { Clock } from '../util/clock.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { log } from '../obs/log.js';
@@ -25,70 +26,12 @@ export const GROUP_VERSION = `${GROUP}/${VERSION}`;
 export const METRIC_NAMES = ['prescale-qps', 'prescale-replicas'] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
-/** What to serve when the forecast is older than `staleAfterSeconds`: the observed load, or a 503 error. */
-export type StalePolicy = 'observed' | 'error';
-
 /** The read side of the StateStore: all this server needs. */
 export interface SnapshotSource {
   list(): readonly TargetSnapshot[];
 }
 
-export interface ValueOptions {
-  readonly nowMs: number;
-  readonly staleAfterSeconds: number;
-  readonly stale: StalePolicy;
-}
-
-export interface ServedValue {
-  readonly qps: number;
-  readonly replicas: number;
-  /** True when the value is the observed load because the forecast is stale. */
-  readonly stale: boolean;
-  /** When the value was computed: the forecast time, or the last cycle's time for observed load. */
-  readonly atMs: number;
-  /** Seconds the value covers: the forecast step, else a minute (the service's cycle). */
-  readonly windowSeconds: number;
-}
-
-export type ValueResult = { readonly ok: true; readonly value: ServedValue } | { readonly ok: false; readonly message: string };
-
-/**
- * The value served for one actuator of one target, shared by the external metrics API and the KEDA endpoint.
- * A forecast older than `staleAfterSeconds` (or none, or a non-finite plan) is never served as if fresh:
- * per policy it becomes the last observed load (replicas = ceil(observed / qpsPerReplica)) or an error.
- */
-export function servedValue(t: TargetSnapshot, a: ActuatorSnapshot, o: ValueOptions): ValueResult {
-  const windowSeconds = t.forecast ? Math.max(1, Math.round(t.forecast.stepMs / 1000)) : 60;
-  const why = staleReason(t, a, o);
-  if (why === undefined && t.forecastAtMs !== undefined) {
-    return { ok: true, value: { qps: a.plannedQps, replicas: a.plannedCapacity, stale: false, atMs: t.forecastAtMs, windowSeconds } };
-  }
-  switch (o.stale) {
-    case 'error':
-      return { ok: false, message: `${why}; stale: error is configured` };
-    case 'observed': {
-      if (!Number.isFinite(t.observedQps) || t.observedQps < 0) return { ok: false, message: `${why}, and no observed load is known either` };
-      if (a.qpsPerReplica === undefined || !(a.qpsPerReplica > 0)) return { ok: false, message: `${why}, and ${a.id} has no qpsPerReplica to size replicas from observed load` };
-      const replicas = Math.ceil(t.observedQps / a.qpsPerReplica);
-      return { ok: true, value: { qps: t.observedQps, replicas, stale: true, atMs: t.updatedAtMs, windowSeconds: 60 } };
-    }
-    default:
-      return assertNever(o.stale);
-  }
-}
-
-/** Why the plan cannot be served as fresh, or undefined when it can. */
-function staleReason(t: TargetSnapshot, a: ActuatorSnapshot, o: ValueOptions): string | undefined {
-  if (t.forecastAtMs === undefined) return `target "${t.name}" has no forecast yet`;
-  if (!Number.isFinite(a.plannedQps) || !Number.isFinite(a.plannedCapacity)) return `target "${t.name}" has no finite plan for ${a.id}`;
-  const ageMs = o.nowMs - t.forecastAtMs;
-  if (ageMs > o.staleAfterSeconds * 1000) return `the forecast of target "${t.name}" is ${Math.round(ageMs / 1000)} s old (staleAfterSeconds ${o.staleAfterSeconds})`;
-  return undefined;
-}
-
-function assertNever(x: never): never {
-  throw new Error(`unhandled case ${String(x)}`);
-}
+export { servedValue, type ServedValue, type StalePolicy, type ValueOptions, type ValueResult } from './served.js';
 
 interface StatusBody {
   kind: 'Status';

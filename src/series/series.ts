@@ -59,12 +59,20 @@ export function resampleMean(s: Series, stepMs: number): Series {
   const n = Math.ceil((endMs(s) - first) / stepMs);
   const sum = new Float64Array(n);
   const cnt = new Float64Array(n);
+  // Runs every cycle over days of history: walk the buckets instead of dividing per point.
+  const per = stepMs / s.stepMs;
+  let b = Math.floor((s.startMs - first) / stepMs);
+  let left = per - Math.round((s.startMs - first - b * stepMs) / s.stepMs);
   for (let i = 0; i < s.values.length; i++) {
     const v = s.values[i];
-    if (Number.isNaN(v)) continue;
-    const b = Math.floor((timeAt(s, i) - first) / stepMs);
-    sum[b] += v;
-    cnt[b]++;
+    if (!Number.isNaN(v)) {
+      sum[b] += v;
+      cnt[b]++;
+    }
+    if (--left === 0) {
+      b++;
+      left = per;
+    }
   }
   const out = new Float64Array(n);
   for (let b = 0; b < n; b++) out[b] = cnt[b] > 0 ? sum[b] / cnt[b] : NaN;
@@ -76,7 +84,7 @@ export function resampleMean(s: Series, stepMs: number): Series {
  * model input only: gaps are never scored. Throws when there is nothing to interpolate from.
  */
 export function fillGaps(s: Series): Series {
-  const v = Float64Array.from(s.values);
+  const v = new Float64Array(s.values);
   let prev = -1;
   for (let i = 0; i <= v.length; i++) {
     if (i < v.length && Number.isNaN(v[i])) continue;
@@ -117,4 +125,17 @@ export function meanOver(s: Series, fromMs: number, toMs: number): number {
     }
   }
   return n > 0 ? sum / n : NaN;
+}
+
+/**
+ * What a model sees of a history, in training and in forecasting alike: the history resampled to the model's step,
+ * whole buckets only (the bucket still filling at `untilMs` would read low, and so would the first one when the
+ * history starts inside it), gaps filled.
+ */
+export function modelInput(history: Series, stepMs: number, untilMs: number = endMs(history)): Series {
+  const r = resampleMean(history, stepMs);
+  const a = Math.max(0, Math.ceil((history.startMs - r.startMs) / stepMs));
+  const b = Math.max(a, Math.min(r.values.length, Math.floor((Math.floor(untilMs / stepMs) * stepMs - r.startMs) / stepMs)));
+  // A view: fillGaps makes the one copy.
+  return fillGaps({ startMs: r.startMs + a * stepMs, stepMs, values: r.values.subarray(a, b) });
 }

@@ -1,6 +1,6 @@
 import type { Actuator } from '../actuators/actuator.js';
 import type { TargetConfig } from '../config/schema.js';
-import { defaultCalendarMode, takesCalendarInputs } from '../events/calendar-model.js';
+import { defaultCalendarMode } from '../events/calendar-model.js';
 import { neutralise, withEvents, type CalendarForecaster } from '../events/event-forecaster.js';
 import { loadEventsFile, type CalendarEvent } from '../events/events.js';
 import { learnUplift, margins, peakMultiplier, type UpliftProfile } from '../events/uplift.js';
@@ -104,8 +104,9 @@ export class TargetCalendar {
    * when `f` is one (and now has the calendar).
    */
   private handedCalendar(f: Forecaster): boolean {
-    if (!takesCalendarInputs(f)) return false;
-    f.setEvents(this.events);
+    const inputs = f.calendarInputs;
+    if (!inputs) return false;
+    inputs.setEvents(this.events);
     return true;
   }
 
@@ -141,6 +142,11 @@ export class TargetCalendar {
   wrapBaseline(baseline: Forecaster): CalendarForecaster | undefined {
     const profiles = this.wrapped?.profiles;
     return profiles ? withEvents(baseline, { events: this.events, profiles }) : undefined;
+  }
+
+  /** The uplift per tag learned for the current model, once a forecast has been made with it. */
+  get learned(): ReadonlyMap<string, UpliftProfile> | undefined {
+    return this.wrapped?.profiles;
   }
 
   /** Learn again at the next forecast (after a retrain: more history, maybe newly ended events). */

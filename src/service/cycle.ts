@@ -6,7 +6,7 @@ import { createForecaster } from '../forecast/registry.js';
 import { log } from '../obs/log.js';
 import { dayAgoLevels } from '../plan/baseline.js';
 import { emptyMemory, plan, type EventFloor, type Plan } from '../plan/planner.js';
-import { fillGaps, resampleMean, sliceByTime, type Series } from '../series/series.js';
+import { modelInput, sliceByTime, type Series } from '../series/series.js';
 import type { MetricSource } from '../sources/source.js';
 import { DAY_MS, MINUTE_MS, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
@@ -151,26 +151,14 @@ export class Cycle {
 
   private async runTarget(st: TargetState, signal: AbortSignal): Promise<Decision[]> {
     const now = this.o.clock.now();
-    const t = st.runtime;
     const obs = await this.observe(st, now, signal);
-    const { forecast, observedQps, fallback } = obs;
-    const pinned: EventFloor[] = st.pin && st.pin.untilMs > now ? [{ name: 'pin', startMs: now, endMs: st.pin.untilMs, minCapacity: st.pin.minCapacity }] : [];
-    const paused = t.config.paused || (st.pausedUntilMs ?? 0) > now;
+    const paused = st.runtime.config.paused || (st.pausedUntilMs ?? 0) > now;
     const decisions: Decision[] = [];
     const actuatorSnaps: ActuatorSnapshot[] = [];
-    for (const a of t.actuators) {
-      const events: EventFloor[] = [...eventFloors(st.events, a.kind), ...pinned];
-      const normalQps = forecast && obs.history && events.some((e) => e.multiplier !== undefined) ? dayAgoLevels(obs.history, forecast, now) : undefined;
-      const current = await a.currentCapacity(signal).catch(() => undefined);
-      const p = plan(
-        { nowMs: now, forecast, observedQps, currentCapacity: current, fallback: fallback !== undefined, events, normalQps, memory: st.memory.get(a.id) ?? emptyMemory },
-        a.model,
-        { ...a.policy, quantile: t.config.forecast.quantile },
-      );
-      st.memory.set(a.id, p.memory);
-      const actions = await this.actuate(a, p, { target: t.config.name, now, paused, signal });
-      decisions.push({ ...decisionOf({ target: t.config.name, actuator: a, plan: p, forecast, observedQps, current, fallback, actions }), ...forecastFacts(obs) });
-      actuatorSnaps.push(actuatorSnapshot(a, p, current));
+    for (const a of st.runtime.actuators) {
+      const r = await this.runActuator(st, a, { now, obs, paused, signal });
+      decisions.push(r.decision);
+      actuatorSnaps.push(r.snapshot);
     }
     st.lastActions = [...decisions.flatMap((d) => d.actions), ...st.lastActions].slice(0, 200);
     const snap = this.snapshot({ st, now, obs, actuators: actuatorSnaps, paused });
@@ -178,6 +166,32 @@ export class Cycle {
     this.o.observer?.onSnapshot?.(snap);
     for (const d of decisions) this.o.observer?.onDecision?.(d);
     return decisions;
+  }
+
+  /** Plans one kind of capacity from the observation and has its actuator follow the plan. */
+  private async runActuator(
+    st: TargetState,
+    a: Actuator,
+    c: { now: number; obs: Observation; paused: boolean; signal: AbortSignal },
+  ): Promise<{ decision: Decision; snapshot: ActuatorSnapshot }> {
+    const { now, obs } = c;
+    const { forecast, observedQps, fallback } = obs;
+    const t = st.runtime.config;
+    const pinned: EventFloor[] = st.pin && st.pin.untilMs > now ? [{ name: 'pin', startMs: now, endMs: st.pin.untilMs, minCapacity: st.pin.minCapacity }] : [];
+    const events: EventFloor[] = [...eventFloors(st.events, a.kind), ...pinned];
+    const normalQps = forecast && obs.history && events.some((e) => e.multiplier !== undefined) ? dayAgoLevels(obs.history, forecast, now) : undefined;
+    const current = await a.currentCapacity(c.signal).catch(() => undefined);
+    const p = plan(
+      { nowMs: now, forecast, observedQps, currentCapacity: current, fallback: fallback !== undefined, events, normalQps, memory: st.memory.get(a.id) ?? emptyMemory },
+      a.model,
+      { ...a.policy, quantile: t.forecast.quantile },
+    );
+    st.memory.set(a.id, p.memory);
+    const actions = await this.actuate(a, p, { target: t.name, now, paused: c.paused, signal: c.signal });
+    return {
+      decision: { ...decisionOf({ target: t.name, actuator: a, plan: p, forecast, observedQps, current, fallback, actions }), ...forecastFacts(obs) },
+      snapshot: actuatorSnapshot(a, p, current),
+    };
   }
 
   private snapshot(s: { st: TargetState; now: number; obs: Observation; actuators: ActuatorSnapshot[]; paused: boolean }): TargetSnapshot {
@@ -189,7 +203,7 @@ export class Cycle {
       observedQps: obs.observedQps,
       history: obs.history ? sliceByTime(obs.history, now - CHART_MS, now) : { startMs: now, stepMs: MINUTE_MS, values: new Float64Array() },
       forecast: obs.forecast,
-      pastForecasts: [...st.past.entries()].filter(([at]) => at >= now - CHART_MS).map(([atMs, v]) => ({ atMs, ...v })),
+      pastForecasts: [...st.past.values()].filter((p) => p.atMs >= now - CHART_MS),
       actuators: s.actuators,
       model: st.model?.info,
       fallback: { active: obs.fallback !== undefined, reason: obs.fallback },
@@ -212,23 +226,36 @@ export class Cycle {
   }
 }
 
-/** The model's whole-bucket context at its step: the history resampled, gaps filled, the bucket still filling left out. */
+/** The model's context at `nowMs`: the history at its step, whole buckets, gaps filled (as it was trained). */
 export function modelContext(history: Series, stepMs: number, nowMs: number): Series {
-  const resampled = resampleMean(history, stepMs);
-  // Only whole buckets: the bucket still filling would read low.
-  return fillGaps(sliceByTime(resampled, resampled.startMs, Math.floor(nowMs / stepMs) * stepMs));
+  return modelInput(history, stepMs, nowMs);
 }
 
-/** The model's forecast, through the target's calendar when it has tagged events. */
+/**
+ * The model's forecast, through the target's calendar when it has tagged events. Forecasting is a function of the
+ * context, so while the context is unchanged (a 5-minute model between bucket ends, every minute but one) the last
+ * forecast is reused instead of running the model again.
+ */
 function modelForecast(st: TargetState, history: Series, horizonMinutes: number, now: number): { forecast: QuantileForecast; uplift?: AppliedUplift } {
-  if (!st.model) throw new Error('no model yet');
-  const step = st.model.stepMs;
+  const model = st.model;
+  if (!model) throw new Error('no model yet');
+  const step = model.stepMs;
   const context = modelContext(history, step, now);
   const horizon = Math.ceil((horizonMinutes * MINUTE_MS) / step);
-  const calendar = st.calendar.forecasterFor(st.model, context);
-  if (!calendar) return { forecast: st.model.forecaster.predict(horizon, context) };
-  const forecast = calendar.predict(horizon, context);
-  return { forecast, uplift: calendar.upliftOf(forecast, context) };
+  const calendar = st.calendar.forecasterFor(model, context);
+  const by = calendar ?? model.forecaster;
+  const last = st.lastForecast;
+  if (last && last.by === by && last.horizon === horizon && sameSeries(last.context, context)) return last.result;
+  const forecast = by.predict(horizon, context);
+  const result = calendar ? { forecast, uplift: calendar.upliftOf(forecast, context) } : { forecast };
+  st.lastForecast = { by, horizon, context, result };
+  return result;
+}
+
+function sameSeries(a: Series, b: Series): boolean {
+  if (a.startMs !== b.startMs || a.stepMs !== b.stepMs || a.values.length !== b.values.length) return false;
+  for (let i = a.values.length - 1; i >= 0; i--) if (a.values[i] !== b.values[i]) return false;
+  return true;
 }
 
 /**
@@ -250,7 +277,7 @@ function rememberForecast(st: TargetState, f: QuantileForecast): void {
   const p90 = quantileRow(f, 0.9);
   for (let h = 0; h < f.horizon; h++) {
     const at = f.startMs + h * f.stepMs;
-    if (!st.past.has(at)) st.past.set(at, { p50: p50[h], p90: p90[h] });
+    if (!st.past.has(at)) st.past.set(at, { atMs: at, p50: p50[h], p90: p90[h] });
   }
   const cutoff = f.startMs - CHART_MS;
   for (const at of st.past.keys()) if (at < cutoff) st.past.delete(at);
@@ -268,15 +295,20 @@ export function latestObserved(s: Series, sinceMs: number): number | undefined {
 
 /** Why a forecast must not be acted on, or undefined: non-finite values, or far beyond anything seen. */
 export function implausibility(f: QuantileForecast, history: Series): string | undefined {
-  let maxSeen = 0;
-  for (const v of history.values) if (Number.isFinite(v) && v > maxSeen) maxSeen = v;
+  let fMax = 0;
   for (const row of f.values) {
     for (const v of row) {
       if (!Number.isFinite(v) || v < 0) return `implausible forecast: value ${v}`;
-      if (maxSeen > 0 && v > 20 * maxSeen) return `implausible forecast: ${v.toFixed(1)} QPS is over 20x the highest observed (${maxSeen.toFixed(1)})`;
+      if (v > fMax) fMax = v;
     }
   }
-  return undefined;
+  // Runs every cycle over days of history: stop at the first value that makes the largest forecast plausible.
+  const h = history.values;
+  for (let i = h.length - 1; i >= 0; i--) if (h[i] * 20 >= fMax) return undefined;
+  let maxSeen = 0;
+  for (const v of h) if (Number.isFinite(v) && v > maxSeen) maxSeen = v;
+  if (maxSeen === 0) return undefined;
+  return `implausible forecast: ${fMax.toFixed(1)} QPS is over 20x the highest observed (${maxSeen.toFixed(1)})`;
 }
 
 /** Which forecast the plan used, and what the calendar did to it. */

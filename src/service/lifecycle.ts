@@ -1,4 +1,5 @@
 import { takesCalendarInputs } from '../events/calendar-model.js';
+import { disposeForecaster } from '../forecast/forecaster.js';
 import { log } from '../obs/log.js';
 import { sliceByTime, type Series } from '../series/series.js';
 import { DAY_MS, type Clock } from '../util/clock.js';
@@ -63,7 +64,10 @@ export class ModelLifecycle {
       const compare = opts.replaceOnlyIfBetter && current !== undefined;
       // To be compared fairly on the last day, the candidate must not have seen it.
       const candidate = await this.o.models.train(t, compare ? sliceByTime(history, history.startMs, recentFrom) : history, inputs ? { calendar: st.calendar.events } : {});
-      if (compare && !this.scoresAtLeastAsWell(st, { candidate, current }, { raw, history, recentFrom, inputs })) return;
+      if (compare && !this.scoresAtLeastAsWell(st, { candidate, current }, { raw, history, recentFrom, inputs })) {
+        disposeForecaster(candidate.forecaster);
+        return;
+      }
       await st.exclusive(() => Promise.resolve(st.replaceModel(candidate)));
       kept = candidate;
       log.info({ target: name, kind: candidate.info.kind }, 'model replaced');

@@ -12,7 +12,7 @@ import type { Forecaster } from '../forecast/forecaster.js';
 import { createForecaster } from '../forecast/registry.js';
 import { AutoForecaster } from '../forecast/select.js';
 import { initTf } from '../forecast/tf-backend.js';
-import { fillGaps, resampleMean, type Series } from '../series/series.js';
+import { modelInput, resampleMean, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS, type Clock } from '../util/clock.js';
 import type { LoadedModel, ModelProvider, TrainOptions } from './model-provider.js';
 import type { ModelInfo } from './state.js';
@@ -64,8 +64,7 @@ export class DiskModelProvider implements ModelProvider {
    * loop that serves the HPA, the dashboard and the probes; `inProcess` is for tests and tiny models.
    */
   async train(t: TargetConfig, history: Series, o: TrainOptions = {}): Promise<LoadedModel> {
-    const stepMs = t.forecast.stepMinutes * MINUTE_MS;
-    const series = fillGaps(resampleMean(history, stepMs));
+    const series = trainingSeries(history, t.forecast.stepMinutes * MINUTE_MS);
     if (o.calendar && t.forecast.model !== 'lstm') throw new Error(`${t.name}: only the lstm takes the calendar as inputs, the model is ${t.forecast.model}`);
     if (this.o.inProcess) return this.trainHere(t, series, o.calendar);
     const dir = await mkdtemp(path.join(tmpdir(), `prescale-train-${t.name}-`));
@@ -119,6 +118,11 @@ export class DiskModelProvider implements ModelProvider {
     if (!trained) return; // loaded from disk: already saved
     await saveModel(this.ownDir(t), { forecaster: m.forecaster, training: trained.series, info: { chosenBy: t.forecast.model === 'auto' ? 'auto' : 'forced', ...trained.auto } });
   }
+}
+
+/** What a model is trained on: what it will forecast from (modelInput), up to the end of the history. The backtest trains the same way. */
+export function trainingSeries(history: Series, stepMs: number): Series {
+  return modelInput(history, stepMs);
 }
 
 /** A series as `timestamp,qps` CSV (ISO times, requests per second; gaps as empty cells). */

@@ -28,8 +28,16 @@ export interface GateOptions {
 /** True when [at, at + step) or the same interval a day earlier overlaps an excluded window. */
 function excluded(windows: GateOptions['exclude'], at: number, stepMs: number): boolean {
   if (!windows) return false;
-  const overlaps = (a: number): boolean => windows.some((w) => w.startMs < a + stepMs && w.endMs > a);
-  return overlaps(at) || overlaps(at - DAY_MS);
+  // Called for every remembered step of every cycle: plain loops, no closures.
+  for (const w of windows) {
+    if ((w.startMs < at + stepMs && w.endMs > at) || (w.startMs < at - DAY_MS + stepMs && w.endMs > at - DAY_MS)) return true;
+  }
+  return false;
+}
+
+/** Whether the step at `at` has matured inside the window and lies outside every excluded window. */
+function judged(at: number, fromMs: number, o: { nowMs: number; stepMs: number } & GateOptions): boolean {
+  return at >= fromMs && at + o.stepMs <= o.nowMs && !excluded(o.exclude, at, o.stepMs);
 }
 
 /**
@@ -47,9 +55,8 @@ export function judgeModel(
   let steps = 0;
   let model = 0;
   let base = 0;
-  const judged = (at: number): boolean => at >= from && at + o.stepMs <= o.nowMs && !excluded(o.exclude, at, o.stepMs);
   for (const [at, f] of past) {
-    if (!judged(at)) continue;
+    if (!judged(at, from, o)) continue;
     const actual = meanOver(history, at, at + o.stepMs);
     const dayAgo = meanOver(history, at - DAY_MS, at - DAY_MS + o.stepMs);
     if (!Number.isFinite(actual) || !Number.isFinite(dayAgo) || !Number.isFinite(f.p50)) continue;

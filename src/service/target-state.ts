@@ -1,4 +1,6 @@
 import type { ActionRecord } from '../actuators/actuator.js';
+import type { AppliedUplift } from '../events/event-forecaster.js';
+import { disposeForecaster, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
 import type { PlannerMemory } from '../plan/planner.js';
 import { concatSeries, endMs, sliceByTime, type Series } from '../series/series.js';
 import { DAY_MS, MINUTE_MS } from '../util/clock.js';
@@ -23,12 +25,19 @@ export class TargetState {
   model?: LoadedModel;
   readonly memory = new Map<string, PlannerMemory>();
   /** p50/p90 of the first forecast made for each step start (the forecast made furthest ahead). */
-  readonly past = new Map<number, { p50: number; p90: number }>();
+  readonly past = new Map<number, { readonly atMs: number; readonly p50: number; readonly p90: number }>();
   /** Override from the admin API: no actuation until this time. */
   pausedUntilMs?: number;
   /** Pinned minimum capacity until a time. */
   pin?: { minCapacity: number; untilMs: number };
   lastActions: ActionRecord[] = [];
+  /** The last forecast, the forecaster and context it came from: reused while they are unchanged. */
+  lastForecast?: {
+    readonly by: Forecaster;
+    readonly horizon: number;
+    readonly context: Series;
+    readonly result: { readonly forecast: QuantileForecast; readonly uplift?: AppliedUplift };
+  };
   /** Known events: planner floors, and the calendar the forecast is wrapped with. */
   readonly events: readonly TargetEvent[];
   readonly calendar: TargetCalendar;
@@ -52,9 +61,13 @@ export class TargetState {
 
   /** Installs a new model: the quality gate judges it on its own forecasts, the calendar learns again. */
   replaceModel(model: LoadedModel): void {
+    const old = this.model;
     this.model = model;
     this.past.clear();
     this.calendar.forget();
+    this.lastForecast = undefined;
+    // The model dropped holds tensors outside the JS heap (the LSTM's weights): freed here, or each retrain leaks them.
+    if (old !== undefined && old.forecaster !== model.forecaster) disposeForecaster(old.forecaster);
   }
 
   /**
@@ -84,7 +97,9 @@ export class TargetState {
  */
 export function asRates(s: Series): Series {
   if (s.values.every((v) => Number.isNaN(v) || (Number.isFinite(v) && v >= 0))) return s;
-  return { ...s, values: Float64Array.from(s.values, (v) => (Number.isFinite(v) && v >= 0 ? v : NaN)) };
+  const values = new Float64Array(s.values.length);
+  for (let i = 0; i < values.length; i++) values[i] = Number.isFinite(s.values[i]) && s.values[i] >= 0 ? s.values[i] : NaN;
+  return { ...s, values };
 }
 
 /** Settles with `p`, or rejects when `signal` aborts: a source that ignores the signal cannot hold up its caller. */

@@ -51,11 +51,13 @@ export class LambdaSimulator {
   private pending: { readyAtMs: number; units: number }[] = [];
   private readyUnits: number;
   private minCapacity: number;
+  private max: number;
   private high = 0;
   private low = 0;
 
   constructor(private readonly o: LambdaSimOptions) {
     this.minCapacity = o.min;
+    this.max = o.max;
     this.readyUnits = Math.min(o.max, Math.max(o.min, o.initial ?? o.min));
   }
 
@@ -65,8 +67,14 @@ export class LambdaSimulator {
 
   /** A scheduled action setting MinCapacity at `nowMs`. */
   setMinCapacity(nowMs: number, minCapacity: number): void {
-    this.minCapacity = Math.min(this.o.max, Math.max(0, Math.ceil(minCapacity)));
+    this.minCapacity = Math.min(this.max, Math.max(0, Math.ceil(minCapacity)));
     if (this.desired() < this.minCapacity) this.setDesired(nowMs, this.minCapacity);
+  }
+
+  /** MaxCapacity changed (RegisterScalableTarget or a scheduled action): desired capacity above it is released. */
+  setMaxCapacity(maxCapacity: number): void {
+    this.max = Math.max(0, Math.floor(maxCapacity));
+    if (this.desired() > this.max) this.setDesired(Number.NaN, this.max);
   }
 
   /** Simulates the minute starting at `atMs` with the given mean QPS. Minutes must come in order. */
@@ -100,7 +108,7 @@ export class LambdaSimulator {
   }
 
   private setDesired(nowMs: number, n: number): void {
-    const target = Math.min(this.o.max, Math.max(this.minCapacity, n));
+    const target = Math.min(this.max, Math.max(this.minCapacity, n));
     let diff = target - this.desired();
     if (diff > 0) {
       this.pending.push({ readyAtMs: nowMs + this.o.allocationMs, units: diff });

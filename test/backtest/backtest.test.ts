@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { pointForecast, type Forecaster, type QuantileForecast } from '../../src/forecast/forecaster.js';
-import { holdGaps, runBacktest, perMinute, toMinuteSeries, summarize } from '../../src/backtest/backtest.js';
+import { runBacktest, toMinuteSeries, summarize } from '../../src/backtest/backtest.js';
 import { parseScenario } from '../../src/backtest/scenario.js';
 import { makeSeries, endMs, type Series } from '../../src/series/series.js';
 
@@ -87,14 +87,15 @@ describe('runBacktest', () => {
     expect(model.contextEnds).toEqual(Array.from({ length: 10 }, (_, i) => from + i * MIN));
   });
 
-  it('with 5-minute model steps the model sees complete 5-minute buckets only, once per bucket', async () => {
+  it('with 5-minute model steps the model sees complete 5-minute buckets only, and forecasts again only when a bucket completes', async () => {
     const series = stepTrace(500, 20_000);
     const model = new DailyNaive();
     const from = T0 + 1440 * MIN + 32 * MIN;
     const s5 = parseScenario({ pods: { max: 2000 }, predictive: { stepMinutes: 5 } });
     await runBacktest({ series, fromMs: from, toMs: from + 10 * MIN, scenario: s5, forecaster: model, strategies: ['predictive'] });
     expect(endMs(model.fitted!)).toBe(T0 + 1440 * MIN + 30 * MIN);
-    // minutes 32..41: buckets complete by then end at 30, 35 and 40
+    // minutes 32..41: the buckets complete by then end at 30, 35 and 40; in between the context is the same and the
+    // cycle reuses its forecast
     expect(model.contextEnds).toEqual([30, 35, 40].map((m) => T0 + 1440 * MIN + m * MIN));
   });
 
@@ -115,15 +116,5 @@ describe('helpers', () => {
   it('toMinuteSeries holds 5-min values and averages 30-s ones', () => {
     expect(Array.from(toMinuteSeries(makeSeries(T0, 5 * MIN, [1, 2])).values)).toEqual([1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
     expect(Array.from(toMinuteSeries(makeSeries(T0, 30_000, [1, 3, 5, 7])).values)).toEqual([2, 6]);
-  });
-  it('perMinute re-expresses a 5-min forecast from now', () => {
-    const f = pointForecast(T0, 5 * MIN, [10, 20]);
-    expect(Array.from(perMinute(f, T0 + 3 * MIN, 4).values[0])).toEqual([10, 10, 20, 20]);
-  });
-});
-
-describe('holdGaps', () => {
-  it('fills gaps with the last value before them, never a later one', () => {
-    expect(Array.from(holdGaps(makeSeries(T0, MIN, [NaN, 2, NaN, NaN, 5, NaN])).values)).toEqual([2, 2, 2, 2, 5, 5]);
   });
 });

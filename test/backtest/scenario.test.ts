@@ -8,7 +8,7 @@ import { InputError } from '../../src/util/errors.js';
 describe('scenario', () => {
   it('fills defaults for every key (the issue example)', () => {
     expect(defaultScenario.pods).toMatchObject({ qpsPerReplica: 100, readySeconds: 90, min: 2, max: 1000, hpa: { targetAverageValue: 70 } });
-    expect(defaultScenario.lambda).toEqual({ meanDurationMs: 200, targetUtilization: 0.7, allocationSeconds: 120, min: 1, max: 100000 });
+    expect(defaultScenario.lambda).toEqual({ meanDurationMs: 200, targetUtilization: 0.7, allocationSeconds: 120, targetTracking: true, min: 1, max: 100000 });
     expect(parseScenario({ pods: { readySeconds: 30 } }).pods.qpsPerReplica).toBe(100);
   });
 
@@ -30,7 +30,7 @@ describe('scenario', () => {
     writeFileSync(good, 'trace: { unit: per-second, multiplier: 2 }\nevents:\n  - { name: sale, start: 2026-01-18T11:00:00Z, end: 2026-01-18T12:00:00Z, minPods: 9 }\n');
     const s = loadScenarioFile(good);
     expect(s.trace).toEqual({ unit: 'per-second', multiplier: 2 });
-    expect(scenarioEvents(s).pods[0]).toMatchObject({ startMs: Date.UTC(2026, 0, 18, 11), minCapacity: 9 });
+    expect(scenarioEvents(s)[0]).toMatchObject({ startMs: Date.UTC(2026, 0, 18, 11), minCapacityByKind: { cloneset: 9 } });
     const bad = path.join(dir, 'bad.yaml');
     writeFileSync(bad, 'prices: { podHour: -1 }\n');
     expect(() => loadScenarioFile(bad)).toThrow(`${bad}: invalid scenario\n  prices.podHour: must be >= 0, got -1`);

@@ -2,7 +2,6 @@ import { describe, expect, it } from '@jest/globals';
 import { runBacktest, summarize } from '../../src/backtest/backtest.js';
 import { defaultScenario } from '../../src/backtest/scenario.js';
 import { synth } from '../../src/backtest/synth.js';
-import { withEvents } from '../../src/events/event-forecaster.js';
 import type { CalendarEvent } from '../../src/events/events.js';
 import { SeasonalNaiveForecaster } from '../../src/forecast/seasonal-naive.js';
 import { MINUTE_MS } from '../../src/util/clock.js';
@@ -21,7 +20,7 @@ describe('backtest with a promo calendar', () => {
       toMs,
       scenario: defaultScenario,
       forecaster: new SeasonalNaiveForecaster({ season: 'daily', stepMs: MINUTE_MS }),
-      calendarForecaster: withEvents(new SeasonalNaiveForecaster({ season: 'daily', stepMs: MINUTE_MS }), { events: calendar }),
+      calendar: { events: calendar, forecaster: new SeasonalNaiveForecaster({ season: 'daily', stepMs: MINUTE_MS }), mode: 'uplift' },
     });
     const s = summarize(r).strategies;
     expect(Object.keys(s)).toEqual(['reactive', 'predictive', 'predictive+calendar', 'oracle']);

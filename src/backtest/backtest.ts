@@ -5,7 +5,7 @@ import type { CalendarEvent } from '../events/events.js';
 import type { CalendarMode } from '../events/calendar-model.js';
 import type { UpliftProfile } from '../events/uplift.js';
 import { pointForecast, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
-import { servedValue } from '../metrics-api/served.js';
+import { servedQpsReader, servedValue } from '../metrics-api/served.js';
 import { loadTargetEvents } from '../service/calendar.js';
 import { Cycle, type Decision, type TargetRuntime } from '../service/cycle.js';
 import type { LoadedModel } from '../service/model-provider.js';
@@ -15,7 +15,7 @@ import { TargetState } from '../service/target-state.js';
 import { createActuator } from '../service/wiring.js';
 import { endMs, resampleMean, sliceByTime, type Series } from '../series/series.js';
 import type { LambdaMinute } from '../sim/lambda.js';
-import { SimulatedWorld, cloneSetId, lambdaResourceId, type PodMinute, type WorldParams } from '../sim/world.js';
+import { SimulatedWorld, addTargetTo, cloneSetId, lambdaResourceId, type PodMinute, type WorldParams } from '../sim/world.js';
 import { TraceSource, recordedLoad } from '../sources/trace.js';
 import { DAY_MS, MINUTE_MS, ManualClock } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
@@ -363,25 +363,8 @@ interface ReplayOptions {
 function worldFor(o: ReplayOptions, clock: ManualClock, store: StateStore): SimulatedWorld {
   const { prep } = o;
   const { staleAfterSeconds, stale } = prep.config.metricsApi;
-  const world = new SimulatedWorld({
-    clock,
-    params: scenarioWorld(o.scenario),
-    demand: (_target, t) => prep.trace.loadAt(t),
-    served: (target, id, t) => {
-      const snap = store.get(target);
-      const a = snap?.actuators.find((x) => x.id === id);
-      if (!snap || !a) return undefined;
-      const r = servedValue(snap, a, { nowMs: t, staleAfterSeconds, stale });
-      return r.ok ? r.value.qps : undefined;
-    },
-  });
-  for (const a of prep.target.actuators) {
-    if (a.kind === 'cloneset') {
-      world.addCloneSet(prep.target.name, { namespace: a.namespace, name: a.name, mode: a.mode, qpsPerReplica: a.qpsPerReplica, min: a.min, max: a.max, predictive: o.model !== undefined });
-    } else {
-      world.addLambda(prep.target.name, { function: a.function, qualifier: a.qualifier, meanDurationMs: a.meanDurationMs, targetUtilization: a.targetUtilization, min: a.min, max: a.max });
-    }
-  }
+  const world = new SimulatedWorld({ clock, params: scenarioWorld(o.scenario), demand: (_target, t) => prep.trace.loadAt(t), served: servedQpsReader(store, { staleAfterSeconds, stale }) });
+  addTargetTo(world, prep.target, { predictive: o.model !== undefined });
   return world;
 }
 

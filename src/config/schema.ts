@@ -137,6 +137,20 @@ export const configSchema = z
      * demo and offline trials. Never set in a real deployment.
      */
     simulated: z.boolean().default(false),
+    /**
+     * With `simulated`: the simulated world's physics (src/sim/world.ts), as a backtest scenario sets them: pods
+     * ready this long after creation, provisioned concurrency ready this long after it is asked for, whether the
+     * alias has target tracking, and the HPA's tolerance.
+     */
+    simulation: z
+      .object({
+        podReadySeconds: z.number().nonnegative().default(90),
+        lambdaAllocationSeconds: z.number().nonnegative().default(120),
+        lambdaTargetTracking: z.boolean().default(true),
+        hpaTolerance: z.number().nonnegative().max(1).default(0.1),
+      })
+      .strict()
+      .default({ podReadySeconds: 90, lambdaAllocationSeconds: 120, lambdaTargetTracking: true, hpaTolerance: 0.1 }),
     aws: z
       .object({
         region: z.string().min(1).default('us-east-1'),

@@ -66,3 +66,17 @@ function assertNever(x: never): never {
   throw new Error(`unhandled case ${String(x)}`);
 }
 
+
+/** What an HPA reading `prescale-qps` gets for one CloneSet actuator at a time: the served QPS, or undefined when it cannot be served. */
+export function servedQpsReader(
+  store: { get(name: string): TargetSnapshot | undefined },
+  o: Omit<ValueOptions, 'nowMs'>,
+): (target: string, actuatorId: string, tMs: number) => number | undefined {
+  return (target, actuatorId, tMs) => {
+    const snap = store.get(target);
+    const a = snap?.actuators.find((x) => x.id === actuatorId);
+    if (!snap || !a) return undefined;
+    const r = servedValue(snap, a, { ...o, nowMs: tMs });
+    return r.ok ? r.value.qps : undefined;
+  };
+}

@@ -49,7 +49,7 @@ export async function buildService(config: Config, o: { clock?: Clock } = {}): P
   const store = new StateStore();
   const metrics = createMetrics({ tensorCount: () => (tfIfReady() ? liveTensorCount() : undefined), tfjsBackend: () => tfIfReady()?.backend });
   const audit = config.audit.file ? openAuditLog(config.audit.file) : undefined;
-  const clients = createClients(config, clock);
+  const clients = createClients(config, clock, { store });
   const targets = createTargets(config, { clients, clock, startedAtMs: clock.now() });
   let elector: LeaderElector | undefined;
   if (config.leaderElection.enabled) {

@@ -125,6 +125,7 @@ export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined):
 /** A signal that aborts after `ms` with an error naming `what`; `clear` stops the timer. */
 export function deadline(ms: number, what: string): { signal: AbortSignal; clear: () => void } {
   const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(new Error(`${what} timed out after ${Math.round(ms / 1000)} s`)), ms);
+  const after = ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
+  const timer = setTimeout(() => ac.abort(new Error(`${what} timed out after ${after}`)), ms);
   return { signal: ac.signal, clear: () => clearTimeout(timer) };
 }

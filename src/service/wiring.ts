@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { Actuator } from '../actuators/actuator.js';
 import { CloneSetActuator } from '../actuators/cloneset.js';
 import { lambdaActuatorFromConfig } from '../actuators/lambda-pc.js';
-import { createMetricDataApi, createScalingApi, type MetricDataApi, type ScalingApi, type TargetKey } from '../aws/clients.js';
+import { createMetricDataApi, createScalingApi, type MetricDataApi, type ScalingApi } from '../aws/clients.js';
 import type { ActuatorConfig, Config, HistoryConfig, TargetConfig } from '../config/schema.js';
 import { KubeClient, loadKubeConfig, type HpaApi, type LeaseApi, type ScaleApi } from '../k8s/client.js';
 import type { RateUnit } from '../series/csv.js';
@@ -16,8 +16,10 @@ import type { MetricSource } from '../sources/source.js';
 import type { Clock } from '../util/clock.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { loadTargetEvents } from './calendar.js';
-import { InMemoryKube, InMemoryScaling } from './in-memory.js';
-import type { TargetRuntime } from './service.js';
+import { servedQpsReader } from '../metrics-api/served.js';
+import { SimulatedWorld, addTargetTo } from '../sim/world.js';
+import type { TargetSnapshot } from './state.js';
+import type { TargetRuntime } from './cycle.js';
 
 /** The outside systems a config needs, created only when some target uses them. */
 export interface Clients {
@@ -26,6 +28,13 @@ export interface Clients {
   readonly kube?: ScaleApi & HpaApi & Partial<LeaseApi>;
   /** Where the real Kubernetes client was configured from, for /readyz. */
   readonly description: string;
+  /** With `simulated: true`: the world the other clients are, and the load each target's recording gives it. */
+  readonly world?: { readonly world: SimulatedWorld; readonly demands: Map<string, (tMs: number) => number> };
+}
+
+/** The read side of the StateStore the simulated HPAs read. */
+interface SnapshotReader {
+  get(name: string): TargetSnapshot | undefined;
 }
 
 function usesAws(c: Config): boolean {
@@ -36,19 +45,23 @@ function usesKube(c: Config): boolean {
   return c.leaderElection.enabled || c.targets.some((t) => t.actuators.some((a) => a.kind === 'cloneset'));
 }
 
-/** Builds the clients; with `simulated: true`, in-memory stand-ins seeded with every configured target. */
-export function createClients(c: Config, clock: Clock): Clients {
+/**
+ * Builds the clients; with `simulated: true`, the simulated world of the backtest (src/sim/world.ts) instead of AWS
+ * and Kubernetes: its HPAs read `prescale-qps` from `store` as the metrics API serves it, and it runs on the load of
+ * the targets' replayed recordings (createTargets seeds it).
+ */
+export function createClients(c: Config, clock: Clock, o: { store?: SnapshotReader } = {}): Clients {
   if (c.simulated) {
-    const scaling = new InMemoryScaling(clock);
-    const kube = new InMemoryKube();
-    for (const a of c.targets.flatMap((t) => t.actuators)) {
-      if (a.kind === 'cloneset') {
-        kube.addCloneSet(a.namespace, a.name, a.min);
-        // external-metric mode means an HPA owns the replicas; the stand-in cluster has one, as a real one would.
-        if (a.mode === 'external-metric') kube.addHpa({ namespace: a.namespace, name: a.name, targetApiVersion: 'apps.kruise.io/v1alpha1', targetKind: 'CloneSet', targetName: a.name });
-      } else void scaling.registerScalableTarget(lambdaTargetKey(a.function, a.qualifier), { minCapacity: a.min, maxCapacity: a.max });
-    }
-    return { scaling, kube, description: 'simulated (in-memory AWS and Kubernetes)' };
+    const demands = new Map<string, (tMs: number) => number>();
+    const store = o.store;
+    const world = new SimulatedWorld({
+      clock,
+      params: c.simulation,
+      // A target without a recording runs on the load it last observed.
+      demand: (target, t) => demands.get(target)?.(t) ?? finiteOr0(store?.get(target)?.observedQps),
+      served: store ? servedQpsReader(store, { staleAfterSeconds: c.metricsApi.staleAfterSeconds, stale: c.metricsApi.stale }) : () => undefined,
+    });
+    return { scaling: world, kube: world, world: { world, demands }, description: 'simulated (the backtest\'s simulated AWS and Kubernetes)' };
   }
   const aws = { region: c.aws.region, ...(c.aws.endpoint ? { endpoint: c.aws.endpoint } : {}) };
   return {
@@ -56,6 +69,10 @@ export function createClients(c: Config, clock: Clock): Clients {
     ...(usesKube(c) ? { kube: new KubeClient(loadKubeConfig(c.kubernetes.kubeconfig, c.kubernetes.context)) } : {}),
     description: `aws ${c.aws.region}${c.aws.endpoint ? ` at ${c.aws.endpoint}` : ''}; kubernetes ${c.kubernetes.kubeconfig ?? 'default loading'}`,
   };
+}
+
+function finiteOr0(x: number | undefined): number {
+  return x !== undefined && Number.isFinite(x) ? x : 0;
 }
 
 function need<T>(v: T | undefined, what: string): T {
@@ -136,12 +153,21 @@ export function createActuator(a: ActuatorConfig, deps: { clients: Clients; quan
 
 export function createTargets(c: Config, deps: { clients: Clients; clock: Clock; startedAtMs: number }): TargetRuntime[] {
   const traces = new TraceCache();
-  return c.targets.map((t: TargetConfig, i) => ({
+  const targets = c.targets.map((t: TargetConfig, i) => ({
     config: t,
     source: createSource(t.history, { ...deps, traces }),
     actuators: t.actuators.map((a) => createActuator(a, { clients: deps.clients, quantile: t.forecast.quantile })),
     events: loadTargetEvents(t, `targets[${i}].eventsFile`),
   }));
+  const sim = deps.clients.world;
+  if (sim) {
+    for (const t of targets) {
+      const loadAt = t.source.loadAt?.bind(t.source);
+      if (loadAt) sim.demands.set(t.config.name, loadAt);
+      addTargetTo(sim.world, t.config, { predictive: true });
+    }
+  }
+  return targets;
 }
 
 /** This replica's name in the leader Lease: the pod name in cluster, else host and pid. */
@@ -156,8 +182,4 @@ export function readSecretFile(file: string, key: string): string {
   } catch (err: unknown) {
     throw new InputError(`${key}: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
   }
-}
-
-function lambdaTargetKey(fn: string, qualifier: string): TargetKey {
-  return { serviceNamespace: 'lambda', resourceId: `function:${fn}:${qualifier}`, scalableDimension: 'lambda:function:ProvisionedConcurrency' };
 }

@@ -1,5 +1,6 @@
 import type { ScalableTargetState, ScalingApi, ScheduledActionState, TargetKey } from '../aws/clients.js';
 import { parseAt } from '../actuators/lambda-pc.js';
+import type { TargetConfig } from '../config/schema.js';
 import { K8sError, type CloneSetView, type HpaApi, type HpaView, type ScaleApi, type ScaleView } from '../k8s/client.js';
 import { capacityFor } from '../plan/planner.js';
 import type { Clock } from '../util/clock.js';
@@ -313,4 +314,15 @@ export function cloneSetId(namespace: string, name: string): string {
 
 export function lambdaResourceId(fn: string, qualifier: string): string {
   return `function:${fn}:${qualifier}`;
+}
+
+/** The CloneSets and Lambda aliases of one configured target, in the world. `predictive: false`: an HPA that reads only the observed load. */
+export function addTargetTo(world: SimulatedWorld, t: TargetConfig, o: { predictive: boolean }): void {
+  for (const a of t.actuators) {
+    if (a.kind === 'cloneset') {
+      world.addCloneSet(t.name, { namespace: a.namespace, name: a.name, mode: a.mode, qpsPerReplica: a.qpsPerReplica, min: a.min, max: a.max, predictive: o.predictive });
+    } else {
+      world.addLambda(t.name, { function: a.function, qualifier: a.qualifier, meanDurationMs: a.meanDurationMs, targetUtilization: a.targetUtilization, min: a.min, max: a.max });
+    }
+  }
 }

@@ -1,4 +1,5 @@
 import type { Series } from '../series/series.js';
+import { recordedLoad } from './trace.js';
 import type { Clock } from '../util/clock.js';
 import { DAY_MS } from '../util/clock.js';
 import { InputError } from '../util/errors.js';
@@ -28,6 +29,7 @@ export class CsvReplaySource implements MetricSource {
   readonly description: string;
   private readonly period: number;
   private readonly shift: number;
+  private readonly recorded: (traceMs: number) => number;
 
   constructor(private readonly o: CsvReplayOptions) {
     this.description = o.description;
@@ -37,6 +39,7 @@ export class CsvReplaySource implements MetricSource {
       throw new InputError(`${o.description}: a replayed trace must hold at least one whole week, it holds ${(span / DAY_MS).toFixed(1)} days`);
     }
     this.period = weeks * WEEK_MS;
+    this.recorded = recordedLoad(o.trace);
     if (o.align === 'anchor') {
       if (o.anchorMs === undefined || o.startedAtMs === undefined) throw new InputError(`${o.description}: replay.align anchor needs an anchor time`);
       // tau(startedAt) = anchor; keep minute alignment so steps line up.
@@ -51,6 +54,11 @@ export class CsvReplaySource implements MetricSource {
     const t0 = this.o.trace.startMs;
     const rel = wallMs + this.shift - t0;
     return t0 + (((rel % this.period) + this.period) % this.period);
+  }
+
+  /** The recorded load at wall time `wallMs` (gaps interpolated), scaled by the multiplier. */
+  loadAt(wallMs: number): number {
+    return this.recorded(this.traceTime(wallMs)) * (this.o.multiplier ?? 1);
   }
 
   history(fromMs: number, toMs: number): Promise<Series> {

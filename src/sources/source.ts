@@ -12,4 +12,9 @@ export interface MetricSource {
    * gaps (NaN). Rejects with an error naming the source when it cannot be read.
    */
   history(fromMs: number, toMs: number, signal?: AbortSignal): Promise<Series>;
+  /**
+   * A replayed recording only: the recorded load at any time, past or future, in requests per second. The
+   * simulated world of a `simulated: true` config runs on it; a live source has no such thing.
+   */
+  loadAt?(tMs: number): number;
 }

@@ -167,7 +167,7 @@ describe('metric source faults: capacity kept, recovery by itself', () => {
       const byTarget = new Map(decisions.map((d) => [d.target, d]));
       expect(byTarget.get('fine')).toMatchObject({ fallback: null, plannedCapacity: HELD });
       const h = byTarget.get('hung');
-      expect(h?.fallback).toBe('history unavailable: target cycle timed out');
+      expect(h?.fallback).toBe('history unavailable: target cycle timed out after 200 ms');
       expect(h?.plannedCapacity).toBeGreaterThanOrEqual(HELD);
       expect(aHung.replicas).toBe(HELD);
       expect(store.get('hung')?.fallback.active).toBe(true);
@@ -186,7 +186,7 @@ describe('metric source faults: capacity kept, recovery by itself', () => {
         signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
       });
     const seen = await underFault(r, 3);
-    for (const d of seen) expect(d.fallback).toBe('history unavailable: target cycle timed out');
+    for (const d of seen) expect(d.fallback).toBe('history unavailable: target cycle timed out after 200 ms');
     await recovers(r);
   });
 });

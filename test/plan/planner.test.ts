@@ -114,3 +114,17 @@ describe('event multipliers', () => {
     expect(p.current.capacity).toBe(4);
   });
 });
+
+describe('the planned QPS means the planned capacity after every clamp', () => {
+  it.each([
+    ['step limit', { maxStepUp: 5 }, [100, 4000, 4000], 15, 'step-limit'],
+    ['max', { max: 20 }, [3000, 3000, 3000], 20, 'max'],
+    ['min', { min: 8 }, [100, 100, 100], 8, 'min'],
+  ] as const)('%s', (_name, over, p90, want, reason) => {
+    const p = plan({ nowMs: 0, forecast: fc(0, p90), observedQps: 100, currentCapacity: 10 }, pods, { ...policy, leadMinutes: 0, scaleDownDelayMinutes: 0, ...over });
+    expect([p.current.capacity, p.current.reason]).toEqual([want, reason]);
+    // What the external metric serves: the HPA (AverageValue qpsPerReplica) asks for exactly this capacity.
+    expect(p.current.qps).toBe(want * 100);
+    for (const point of p.schedule) expect(capacityFor(point.qps, pods)).toBe(point.capacity);
+  });
+});

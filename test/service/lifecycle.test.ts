@@ -1,0 +1,149 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Actuator, ActionRecord } from '../../src/actuators/actuator.js';
+import { parseConfig } from '../../src/config/load.js';
+import { pointForecast, type Forecaster } from '../../src/forecast/forecaster.js';
+import type { Plan } from '../../src/plan/planner.js';
+import { makeSeries, type Series } from '../../src/series/series.js';
+import type { LoadedModel, ModelProvider } from '../../src/service/model-provider.js';
+import { PrescaleService, type TargetRuntime } from '../../src/service/service.js';
+import { StateStore } from '../../src/service/state.js';
+import type { MetricSource } from '../../src/sources/source.js';
+import { ManualClock, MINUTE_MS } from '../../src/util/clock.js';
+
+/** The cycle and the retrain share each target's state: they take turns under its lock, and a hung read has a time limit. */
+
+const T0 = Date.parse('2026-01-05T00:00:00Z');
+const cfg = parseConfig(
+  `
+targets:
+  - name: shop
+    history: { source: csv, path: x.csv, days: 1 }
+    forecast: { stepMinutes: 1 }
+    actuators:
+      - { kind: cloneset, namespace: default, name: web, qpsPerReplica: 100, min: 1, max: 50, leadMinutes: 2, scaleDownDelayMinutes: 0 }
+  - name: cart
+    history: { source: csv, path: y.csv, days: 1 }
+    forecast: { stepMinutes: 1 }
+    actuators:
+      - { kind: cloneset, namespace: default, name: cart, qpsPerReplica: 100, min: 1, max: 50, leadMinutes: 2, scaleDownDelayMinutes: 0 }
+`,
+  '/tmp/c.yaml',
+);
+const clock = new ManualClock(T0 + 120 * MINUTE_MS);
+
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const history = (): Series => makeSeries(T0, MINUTE_MS, Array(Math.round((clock.now() - T0) / MINUTE_MS)).fill(1000));
+
+function level(name: string, qps: number): LoadedModel {
+  const f: Forecaster = {
+    name,
+    minTrainLength: 1,
+    probabilistic: false,
+    fit: () => Promise.resolve(),
+    predict: (h, ctx) => pointForecast((ctx as Series).startMs + (ctx as Series).values.length * MINUTE_MS, MINUTE_MS, Array(h).fill(qps)),
+  };
+  return { forecaster: f, stepMs: MINUTE_MS, info: { kind: name, trainedAtMs: T0, backend: 'none', scores: {} } };
+}
+
+class Recorder implements Actuator {
+  readonly kind = 'cloneset' as const;
+  readonly model = { kind: 'cloneset' as const, qpsPerReplica: 100 };
+  readonly policy = { quantile: 0.9, leadMinutes: 2, min: 1, max: 50, scaleDownDelayMinutes: 0, maxStepUp: Infinity };
+  constructor(readonly id: string) {}
+  currentCapacity(): Promise<number> {
+    return Promise.resolve(10);
+  }
+  apply(p: Plan, ctx: { nowMs: number; target: string }): Promise<ActionRecord[]> {
+    return Promise.resolve([{ atMs: ctx.nowMs, target: ctx.target, actuator: this.id, action: 'noop', result: 'ok', detail: String(p.current.capacity) }]);
+  }
+}
+
+function rig(o: { sources: Record<string, MetricSource>; models: ModelProvider; retrainHistoryTimeoutMs?: number }): { service: PrescaleService; store: StateStore } {
+  const store = new StateStore();
+  const targets: TargetRuntime[] = cfg.targets.map((t) => ({ config: t, source: o.sources[t.name], actuators: [new Recorder(`cloneset:default/${t.name}`)] }));
+  const service = new PrescaleService({ clock, store, models: o.models, targets, dryRun: false, isLeader: () => true, retrainHistoryTimeoutMs: o.retrainHistoryTimeoutMs });
+  return { service, store };
+}
+
+const plain = (): MetricSource => ({ description: 'fake', history: () => Promise.resolve(history()) });
+
+describe('model lifecycle and cycle', () => {
+  it('a retrain whose history read hangs gives up at its time limit, keeps the model, and the next target is still retrained', async () => {
+    const trained: string[] = [];
+    const old = level('old', 1000);
+    const models: ModelProvider = {
+      load: () => Promise.resolve(old),
+      train: (t) => {
+        trained.push(t.name);
+        return Promise.resolve(level('new', 2000));
+      },
+      score: () => 0,
+      save: () => Promise.resolve(),
+    };
+    let hang = false;
+    const hanging: MetricSource = { description: 'hangs', history: () => (hang ? new Promise<Series>(() => undefined) : Promise.resolve(history())) };
+    const { service, store } = rig({ sources: { shop: hanging, cart: plain() }, models, retrainHistoryTimeoutMs: 100 });
+    await service.loadModels();
+    hang = true;
+    const t0 = performance.now();
+    await service.retrainAll();
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(trained).toEqual(['cart']);
+    hang = false;
+    await service.runCycle();
+    expect([store.get('shop')?.model?.kind, store.get('cart')?.model?.kind]).toEqual(['old', 'new']);
+  });
+
+  it('a model trained while a cycle runs is swapped in only after that cycle; cycles during the training use the old model', async () => {
+    const old = level('old', 1000);
+    const fresh = level('new', 3000);
+    const training = deferred<LoadedModel>();
+    let loaded = false;
+    const models: ModelProvider = {
+      load: () => Promise.resolve(loaded ? old : undefined),
+      train: () => training.promise,
+      score: () => 0,
+      save: () => Promise.resolve(),
+    };
+    // The shop's history read waits for a gate when asked to, so a cycle can be held in the middle.
+    let gate: ReturnType<typeof deferred<void>> | undefined;
+    const gated: MetricSource = {
+      description: 'gated',
+      history: async () => {
+        const g = gate;
+        if (g) await g.promise;
+        return history();
+      },
+    };
+    const { service, store } = rig({ sources: { shop: gated, cart: plain() }, models });
+    loaded = true;
+    await service.loadModels();
+    const retrain = service.retrainAll(); // reads history, then waits in training (outside the lock)
+    await new Promise((r) => setTimeout(r, 20));
+    // A cycle during the training uses the old model: the retrain does not hold the lock while it trains.
+    await service.runCycle();
+    expect(store.get('shop')?.model?.kind).toBe('old');
+    // Hold the next cycle inside its history read, then let the training finish.
+    gate = deferred<void>();
+    const cycle = service.runCycle();
+    await new Promise((r) => setTimeout(r, 20));
+    training.resolve(fresh);
+    await new Promise((r) => setTimeout(r, 20));
+    gate.resolve();
+    gate = undefined;
+    const decisions = await cycle;
+    // The cycle that was running when the model arrived finished with the old one: its 1000 QPS plan 10 replicas,
+    // the new model's 3000 QPS would plan 30.
+    expect(decisions.find((d) => d.target === 'shop')?.plannedCapacity).toBe(10);
+    expect(store.get('shop')?.model?.kind).toBe('old');
+    await retrain;
+    const next = await service.runCycle();
+    expect(next.find((d) => d.target === 'shop')?.plannedCapacity).toBe(30);
+    expect(store.get('shop')?.model?.kind).toBe('new');
+  });
+});

@@ -118,3 +118,22 @@ describe('helpers', () => {
     expect(Array.from(toMinuteSeries(makeSeries(T0, 30_000, [1, 3, 5, 7])).values)).toEqual([2, 6]);
   });
 });
+
+describe('scenario faults', () => {
+  it('a source outage puts the cycle in fallback for its minutes: capacity is held, not lowered, and the replay counts them', async () => {
+    const series = stepTrace(500, 20_000);
+    const from = T0 + 1440 * MIN + 600 * MIN;
+    const faults = [{ kind: 'source-outage' as const, start: new Date(from + 100 * MIN).toISOString(), end: new Date(from + 130 * MIN).toISOString() }];
+    const s = parseScenario({ pods: { max: 2000 }, faults });
+    const r = await runBacktest({ series, fromMs: from, toMs: from + 200 * MIN, scenario: s, forecaster: new DailyNaive(), strategies: ['predictive'], record: true });
+    const p = r.strategies.predictive!;
+    expect(p.fallbackMinutes).toBe(30);
+    const cycles = p.cycles!;
+    const inOutage = cycles.slice(100, 130);
+    for (const c of inOutage) expect(c.decisions.every((d) => d.fallback?.startsWith('history unavailable: backtest trace: source outage'))).toBe(true);
+    // The step to 20,000 QPS (minute 720 of the day) lands during the outage: the capacity raised before it holds.
+    const podsAt = (i: number): number => cycles[i].decisions.find((d) => d.actuator.startsWith('cloneset'))!.plannedCapacity;
+    expect(podsAt(129)).toBeGreaterThanOrEqual(podsAt(99));
+    expect(cycles[130].decisions.every((d) => d.fallback === null)).toBe(true);
+  });
+});

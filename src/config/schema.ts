@@ -133,7 +133,7 @@ export const configSchema = z
   .object({
     dryRun: z.boolean().default(false),
     /**
-     * In-memory stand-ins of Application Auto Scaling and Kubernetes instead of the real ones: the embedded
+     * The backtest's simulated Application Auto Scaling and Kubernetes (src/sim/world.ts) instead of the real ones: the embedded
      * demo and offline trials. Never set in a real deployment.
      */
     simulated: z.boolean().default(false),

@@ -363,7 +363,7 @@ interface ReplayOptions {
 function worldFor(o: ReplayOptions, clock: ManualClock, store: StateStore): SimulatedWorld {
   const { prep } = o;
   const { staleAfterSeconds, stale } = prep.config.metricsApi;
-  const world = new SimulatedWorld({ clock, params: scenarioWorld(o.scenario), demand: (_target, t) => prep.trace.loadAt(t), served: servedQpsReader(store, { staleAfterSeconds, stale }) });
+  const world = new SimulatedWorld({ clock, params: scenarioWorld(o.scenario), demand: (_target, t) => prep.trace.loadAt(t), served: servedQpsReader(store, { staleAfterSeconds, stale }), keepMinutes: true });
   addTargetTo(world, prep.target, { predictive: o.model !== undefined });
   return world;
 }

@@ -41,6 +41,8 @@ export interface WorldInputs {
   readonly demand: (target: string, tMs: number) => number;
   /** The sum of `prescale-qps` items the HPA of a CloneSet gets at `tMs`, undefined when the fetch fails. */
   readonly served: (target: string, actuatorId: string, tMs: number) => number | undefined;
+  /** Keep what every minute did (podMinutes, lambdaMinutes): the backtest scores them; a long-running service must not. */
+  readonly keepMinutes?: boolean;
 }
 
 export interface CloneSetSpec {
@@ -157,8 +159,15 @@ export class SimulatedWorld implements ScalingApi, ScaleApi, HpaApi {
 
   private simulateMinute(m: number): void {
     for (const l of this.lambdas.values()) this.runDue(l, m);
-    for (const p of this.pods.values()) p.minutes.push(this.podMinute(p, m));
-    for (const l of this.lambdas.values()) l.minutes.push(l.sim.minute(m, this.o.demand(l.target, m)));
+    const keep = this.o.keepMinutes === true;
+    for (const p of this.pods.values()) {
+      const r = this.podMinute(p, m);
+      if (keep) p.minutes.push(r);
+    }
+    for (const l of this.lambdas.values()) {
+      const r = l.sim.minute(m, this.o.demand(l.target, m));
+      if (keep) l.minutes.push(r);
+    }
   }
 
   private podMinute(p: PodEntry, m: number): PodMinute {

@@ -121,7 +121,7 @@ describe('the planned QPS means the planned capacity after every clamp', () => {
     ['max', { max: 20 }, [3000, 3000, 3000], 20, 'max'],
     ['min', { min: 8 }, [100, 100, 100], 8, 'min'],
   ] as const)('%s', (_name, over, p90, want, reason) => {
-    const p = plan({ nowMs: 0, forecast: fc(0, p90), observedQps: 100, currentCapacity: 10 }, pods, { ...policy, leadMinutes: 0, scaleDownDelayMinutes: 0, ...over });
+    const p = plan({ nowMs: 0, forecast: fc(0, [...p90]), observedQps: 100, currentCapacity: 10 }, pods, { ...policy, leadMinutes: 0, scaleDownDelayMinutes: 0, ...over });
     expect([p.current.capacity, p.current.reason]).toEqual([want, reason]);
     // What the external metric serves: the HPA (AverageValue qpsPerReplica) asks for exactly this capacity.
     expect(p.current.qps).toBe(want * 100);

@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'models/**', 'data/**', '.prescale/**', 'src/web/assets/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'models/**', 'data/**', '.prescale/**', 'src/web/assets/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,7 +5,7 @@ import type { CalendarEvent } from '../events/events.js';
 import type { CalendarMode } from '../events/calendar-model.js';
 import type { UpliftProfile } from '../events/uplift.js';
 import { pointForecast, type Forecaster, type QuantileForecast } from '../forecast/forecaster.js';
-import { servedQpsReader, servedValue } from '../metrics-api/served.js';
+import { servedQpsReader } from '../metrics-api/served.js';
 import { loadTargetEvents } from '../service/calendar.js';
 import { Cycle, type Decision, type TargetRuntime } from '../service/cycle.js';
 import type { LoadedModel } from '../service/model-provider.js';
@@ -440,13 +440,9 @@ function notePlanned(tl: StrategyTimeline, i: number, decisions: readonly Decisi
 
 /** `prescale-qps` per CloneSet actuator as the metrics API would serve it at `t`. */
 function servedNow(store: StateStore, prep: Prepared, t: number): Record<string, number | null> {
-  const snap = store.get(prep.target.name);
+  const read = servedQpsReader(store, prep.config.metricsApi);
   const out: Record<string, number | null> = {};
-  for (const a of snap?.actuators ?? []) {
-    if (a.kind !== 'cloneset') continue;
-    const r = servedValue(snap as NonNullable<typeof snap>, a, { nowMs: t, staleAfterSeconds: prep.config.metricsApi.staleAfterSeconds, stale: prep.config.metricsApi.stale });
-    out[a.id] = r.ok ? r.value.qps : null;
-  }
+  for (const a of store.get(prep.target.name)?.actuators ?? []) if (a.kind === 'cloneset') out[a.id] = read(prep.target.name, a.id, t) ?? null;
   return out;
 }
 

@@ -9,7 +9,7 @@ import { z } from 'zod';
 const positive = z.number().positive();
 const cronExpr = z.string().refine((e) => cron.validate(e), 'must be a cron expression (minute hour day month weekday, optionally seconds first)');
 const nonNegInt = z.number().int().nonnegative();
-const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label: lower-case letters, digits and -, at most 63');
+export const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label: lower-case letters, digits and -, at most 63');
 
 const cloudwatchHistory = z
   .object({
@@ -67,7 +67,7 @@ const bounds = {
   maxStepUp: z.number().int().positive().optional(),
 };
 
-const lambdaActuator = z
+export const lambdaActuator = z
   .object({
     kind: z.literal('lambda-provisioned-concurrency'),
     function: z.string().min(1).max(140),
@@ -79,11 +79,21 @@ const lambdaActuator = z
   })
   .strict();
 
-const clonesetActuator = z
+/** A workload with a `/scale` subresource; the CloneSet actuator's `workload` (default: an OpenKruise CloneSet). */
+export const workloadKind = z
+  .object({
+    apiVersion: z.string().regex(/^[a-z0-9.-]+\/[a-z0-9]+$/, 'must be GROUP/VERSION of a named API group, e.g. apps/v1 or apps.kruise.io/v1alpha1'),
+    kind: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'must be a Kind, e.g. Deployment'),
+  })
+  .strict();
+
+export const clonesetActuator = z
   .object({
     kind: z.literal('cloneset'),
-    namespace: name,
+    namespace: dnsLabel,
     name: z.string().min(1).max(253),
+    /** The kind of workload scaled (any with a `/scale` subresource); default apps.kruise.io/v1alpha1 CloneSet. */
+    workload: workloadKind.optional(),
     qpsPerReplica: positive,
     mode: z.enum(['external-metric', 'direct']).default('external-metric'),
     ...bounds,
@@ -91,7 +101,7 @@ const clonesetActuator = z
   })
   .strict();
 
-const event = z
+export const eventSchema = z
   .object({
     name: z.string().min(1),
     start: z.iso.datetime({ offset: true }),
@@ -104,25 +114,29 @@ const event = z
   .strict()
   .refine((e) => Date.parse(e.end) > Date.parse(e.start), { message: 'end must be after start', path: ['end'] });
 
-const target = z
+export const historySchema = z.discriminatedUnion('source', [cloudwatchHistory, prometheusHistory, csvHistory]);
+
+export const forecastSchema = z
   .object({
-    name,
-    history: z.discriminatedUnion('source', [cloudwatchHistory, prometheusHistory, csvHistory]),
-    forecast: z
-      .object({
-        horizonMinutes: z.number().int().positive().max(240).default(30),
-        quantile: z.union([z.literal(0.5), z.literal(0.9), z.literal(0.99)]).default(0.9),
-        model: z.enum(['auto', 'lstm', 'holt-winters', 'gbdt', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive']).default('auto'),
-        /** A trained model directory to start from (else one is trained from history at start). */
-        modelPath: z.string().optional(),
-        stepMinutes: z.number().int().positive().default(5),
-        /** History older than this makes the forecast stale: fallback (hold capacity, serve observed load). */
-        maxHistoryAgeMinutes: positive.default(10),
-      })
-      .strict()
-      .default({ horizonMinutes: 30, quantile: 0.9, model: 'auto', stepMinutes: 5, maxHistoryAgeMinutes: 10 }),
+    horizonMinutes: z.number().int().positive().max(240).default(30),
+    quantile: z.union([z.literal(0.5), z.literal(0.9), z.literal(0.99)]).default(0.9),
+    model: z.enum(['auto', 'lstm', 'holt-winters', 'gbdt', 'ensemble', 'seasonal-naive', 'seasonal-naive-weekly', 'naive']).default('auto'),
+    /** A trained model directory to start from (else one is trained from history at start). */
+    modelPath: z.string().optional(),
+    stepMinutes: z.number().int().positive().default(5),
+    /** History older than this makes the forecast stale: fallback (hold capacity, serve observed load). */
+    maxHistoryAgeMinutes: positive.default(10),
+  })
+  .strict()
+  .default({ horizonMinutes: 30, quantile: 0.9, model: 'auto', stepMinutes: 5, maxHistoryAgeMinutes: 10 });
+
+export const targetSchema = z
+  .object({
+    name: dnsLabel,
+    history: historySchema,
+    forecast: forecastSchema,
     actuators: z.array(z.discriminatedUnion('kind', [lambdaActuator, clonesetActuator])).min(1),
-    events: z.array(event).default([]),
+    events: z.array(eventSchema).default([]),
     /** A promo calendar file (CSV name,start,end,tag[,multiplier][,minCapacity], or synth's JSON), beside `events`. */
     eventsFile: z.string().min(1).optional(),
     paused: z.boolean().default(false),
@@ -205,10 +219,23 @@ export const configSchema = z
     audit: z.object({ file: z.string().optional() }).strict().default({}),
     /** Pause and pin endpoints; disabled unless a bearer-token file (e.g. a mounted Secret) is given. */
     admin: z.object({ tokenFile: z.string().optional() }).strict().default({}),
-    targets: z.array(target).min(1),
+    /**
+     * The PredictiveScaler controller (src/controller): targets declared as Kubernetes resources, added, changed
+     * and removed live beside the file's `targets`. `namespaces` empty: every namespace.
+     */
+    controller: z
+      .object({
+        enabled: z.boolean().default(false),
+        namespaces: z.array(dnsLabel).default([]),
+        resyncSeconds: z.number().int().positive().default(300),
+      })
+      .strict()
+      .default({ enabled: false, namespaces: [], resyncSeconds: 300 }),
+    targets: z.array(targetSchema).default([]),
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.targets.length === 0 && !c.controller.enabled) ctx.addIssue({ code: 'custom', path: ['targets'], message: 'must list at least one target (or enable the PredictiveScaler controller: controller.enabled)' });
     const seen = new Set<string>();
     c.targets.forEach((t, i) => {
       if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });

@@ -45,7 +45,7 @@ describe('config', () => {
     ['$LATEST', valid.replace('qualifier: live', 'qualifier: $LATEST'), 'targets[0].actuators[0].qualifier: must be an alias or version, never $LATEST'],
     ['min above max', valid.replace('min: 3, max: 100', 'min: 300, max: 100'), 'targets[0].actuators[1].min: min (300) must not exceed max (100)'],
     ['a bad source', valid.replace('source: csv', 'source: influx'), 'targets[0].history.source'],
-    ['no targets', 'dryRun: true\ntargets: []', 'targets: Too small'],
+    ['no targets', 'dryRun: true\ntargets: []', 'targets: must list at least one target (or enable the PredictiveScaler controller'],
     ['broken YAML', 'targets: [', 'cfg.yaml: not valid YAML'],
     ['an eventsFile that is not a path', valid.replace('    actuators:', '    eventsFile: 3\n    actuators:'), 'targets[0].eventsFile: Invalid input: expected string, received number, got 3'],
     ['an empty event tag', valid.replace('    actuators:', '    events: [{ name: sale, start: "2026-03-20T09:00:00Z", end: "2026-03-20T12:00:00Z", tag: "" }]\n    actuators:'), 'targets[0].events[0].tag: Too small'],

@@ -228,9 +228,14 @@ export const configSchema = z
         enabled: z.boolean().default(false),
         namespaces: z.array(dnsLabel).default([]),
         resyncSeconds: z.number().int().positive().default(300),
+        /**
+         * Whether a PredictiveScaler may name files on prescale's own filesystem (a csv history, a bearer-token
+         * file, a model directory). Off: anyone who can write a PredictiveScaler could make prescale read any file.
+         */
+        allowLocalFiles: z.boolean().default(false),
       })
       .strict()
-      .default({ enabled: false, namespaces: [], resyncSeconds: 300 }),
+      .default({ enabled: false, namespaces: [], resyncSeconds: 300, allowLocalFiles: false }),
     targets: z.array(targetSchema).default([]),
   })
   .strict()

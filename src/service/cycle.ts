@@ -150,6 +150,8 @@ export class Cycle {
   }
 
   private async runTarget(st: TargetState, signal: AbortSignal): Promise<Decision[]> {
+    // Retired (removed under this lock) while this cycle waited for it: nothing is read, actuated or published.
+    if (st.retired) return [];
     const now = this.o.clock.now();
     const obs = await this.observe(st, now, signal);
     const paused = st.runtime.config.paused || (st.pausedUntilMs ?? 0) > now;

@@ -27,19 +27,22 @@ export class ModelLifecycle {
 
   /** Loads saved models; targets without one are trained from their history. */
   async loadAll(states: readonly TargetState[]): Promise<void> {
-    for (const st of states) {
-      const t = st.runtime.config;
-      try {
-        const model = await this.o.models.load(t);
-        if (model) {
-          await st.exclusive(() => Promise.resolve(st.replaceModel(model)));
-          log.info({ target: t.name, kind: model.info.kind }, 'model loaded');
-        }
-      } catch (err: unknown) {
-        log.error({ target: t.name, err: errorMessage(err) }, 'saved model unusable; will train a new one');
+    for (const st of states) await this.load(st);
+  }
+
+  /** One target's saved model, or a model trained from its history when it has none; never throws. */
+  async load(st: TargetState): Promise<void> {
+    const t = st.runtime.config;
+    try {
+      const model = await this.o.models.load(t);
+      if (model) {
+        await st.exclusive(() => Promise.resolve(st.replaceModel(model)));
+        log.info({ target: t.name, kind: model.info.kind }, 'model loaded');
       }
-      if (!st.model) await this.retrain(st, { replaceOnlyIfBetter: false });
+    } catch (err: unknown) {
+      log.error({ target: t.name, err: errorMessage(err) }, 'saved model unusable; will train a new one');
     }
+    if (!st.model && !st.retired) await this.retrain(st, { replaceOnlyIfBetter: false });
   }
 
   /** Trains a new model per target and keeps it only if it scores at least as well on the last day. */
@@ -69,6 +72,7 @@ export class ModelLifecycle {
         return;
       }
       await st.exclusive(() => Promise.resolve(st.replaceModel(candidate)));
+      if (st.retired) return;
       kept = candidate;
       log.info({ target: name, kind: candidate.info.kind }, 'model replaced');
     } catch (err: unknown) {

@@ -32,40 +32,93 @@ export interface ServiceOptions {
  * (lifecycle.ts). This class only holds the three together and takes the admin overrides.
  */
 export class PrescaleService {
-  private readonly states: readonly TargetState[];
-  private readonly byName: ReadonlyMap<string, TargetState>;
+  /** Every target, in the order added: the config's first, then those the controller adds live. */
+  private readonly states = new Map<string, TargetState>();
+  /** Targets /readyz waits for (the config's); those added live report their own readiness in their status. */
+  private readonly gating = new Set<string>();
   private readonly cycle: Cycle;
   private readonly lifecycle: ModelLifecycle;
+  /** Models of targets added live load one at a time, in the background, so many new targets never train at once. */
+  private loading: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: ServiceOptions) {
-    this.states = o.targets.map((t) => new TargetState(t));
-    this.byName = new Map(this.states.map((s) => [s.name, s]));
+    for (const t of o.targets) {
+      this.states.set(t.config.name, new TargetState(t));
+      this.gating.add(t.config.name);
+    }
     this.cycle = new Cycle({ ...o, mayActuate: () => o.isLeader() });
     this.lifecycle = new ModelLifecycle({ clock: o.clock, models: o.models, historyTimeoutMs: o.retrainHistoryTimeoutMs });
   }
 
   get targets(): readonly TargetRuntime[] {
-    return this.o.targets;
+    return [...this.states.values()].map((s) => s.runtime);
   }
 
-  /** True when every target has a model (for /readyz). */
+  has(name: string): boolean {
+    return this.states.has(name);
+  }
+
+  /** True when every target of the config has a model (for /readyz). */
   modelsReady(): boolean {
-    return this.states.every((s) => s.model !== undefined);
+    return [...this.gating].every((n) => this.states.get(n)?.model !== undefined);
   }
 
   /** Loads saved models; targets without one are trained from their history. */
   loadModels(): Promise<void> {
-    return this.lifecycle.loadAll(this.states);
+    return this.lifecycle.loadAll([...this.states.values()]);
   }
 
   /** Trains a new model per target and keeps it only if it scores at least as well on the last day. */
   retrainAll(): Promise<void> {
-    return this.lifecycle.retrainAll(this.states);
+    return this.lifecycle.retrainAll([...this.states.values()]);
   }
 
   /** One cycle over all targets: never throws; returns the decisions. */
   runCycle(): Promise<Decision[]> {
-    return this.cycle.run(this.states);
+    return this.cycle.run([...this.states.values()]);
+  }
+
+  /**
+   * Adds a target while the service runs (the PredictiveScaler controller). It takes part from the next cycle on,
+   * in fallback until its model is loaded or trained; the promise settles when the model is in.
+   */
+  addTarget(runtime: TargetRuntime): Promise<void> {
+    const name = runtime.config.name;
+    if (this.states.has(name)) throw new Error(`target ${name} exists already`);
+    const st = new TargetState(runtime);
+    this.states.set(name, st);
+    return this.loadInBackground(st);
+  }
+
+  /**
+   * Replaces a target's config live. When its history and forecast settings are unchanged, the model, the history
+   * cache and the planner's memory carry over (a new bound or lead time needs no retrain); otherwise the target
+   * starts again as if added.
+   */
+  async replaceTarget(runtime: TargetRuntime): Promise<void> {
+    const name = runtime.config.name;
+    const old = this.states.get(name);
+    if (!old) return this.addTarget(runtime);
+    const next = new TargetState(runtime);
+    const sameModel = sameJson(old.runtime.config.history, runtime.config.history) && sameJson(old.runtime.config.forecast, runtime.config.forecast);
+    await old.exclusive(() => {
+      if (sameModel) next.adopt(old);
+      old.retired = true;
+      return Promise.resolve();
+    });
+    if (!sameModel) await old.retire();
+    this.states.set(name, next);
+    if (!next.model) await this.loadInBackground(next);
+  }
+
+  /** Removes a target: a cycle in flight for it finishes, it is never run again, its model is freed, its metric gone. */
+  async removeTarget(name: string): Promise<void> {
+    const st = this.states.get(name);
+    if (!st) return;
+    this.states.delete(name);
+    this.gating.delete(name);
+    await st.retire();
+    this.o.store.delete(name);
   }
 
   pause(target: string, untilMs: number): void {
@@ -75,9 +128,19 @@ export class PrescaleService {
     this.mustState(target).pin = { minCapacity, untilMs };
   }
 
+  private loadInBackground(st: TargetState): Promise<void> {
+    const run = this.loading.then(() => (st.retired ? undefined : this.lifecycle.load(st)));
+    this.loading = run.catch(() => undefined);
+    return run;
+  }
+
   private mustState(name: string): TargetState {
-    const s = this.byName.get(name);
+    const s = this.states.get(name);
     if (!s) throw new Error(`unknown target ${name}`);
     return s;
   }
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

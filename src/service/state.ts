@@ -63,6 +63,9 @@ export class StateStore {
   put(s: TargetSnapshot): void {
     this.targets.set(s.name, Object.freeze(s));
   }
+  delete(name: string): void {
+    this.targets.delete(name);
+  }
   get(name: string): TargetSnapshot | undefined {
     return this.targets.get(name);
   }

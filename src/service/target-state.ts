@@ -31,6 +31,8 @@ export class TargetState {
   /** Pinned minimum capacity until a time. */
   pin?: { minCapacity: number; untilMs: number };
   lastActions: ActionRecord[] = [];
+  /** Set when the target was removed (its PredictiveScaler deleted): a cycle already queued for it publishes nothing. */
+  retired = false;
   /** The last forecast, the forecaster and context it came from: reused while they are unchanged. */
   lastForecast?: {
     readonly by: Forecaster;
@@ -53,6 +55,32 @@ export class TargetState {
   }
 
   /** Runs `fn` when no other holder runs; holders run one at a time, in the order they asked. */
+  /**
+   * Takes over what `old` (the same target before a config change that kept its history and forecast settings)
+   * learned: model, history cache, planner memory, past forecasts and overrides. Call under `old`'s lock.
+   */
+  adopt(old: TargetState): void {
+    this.history = old.history;
+    this.model = old.model;
+    for (const [k, v] of old.memory) this.memory.set(k, v);
+    for (const [k, v] of old.past) this.past.set(k, v);
+    this.pausedUntilMs = old.pausedUntilMs;
+    this.pin = old.pin;
+    this.lastActions = old.lastActions;
+    old.model = undefined;
+  }
+
+  /** Retires the target under its lock (a cycle in flight finishes first) and frees its model. */
+  retire(): Promise<void> {
+    return this.exclusive(() => {
+      this.retired = true;
+      if (this.model) disposeForecaster(this.model.forecaster);
+      this.model = undefined;
+      this.lastForecast = undefined;
+      return Promise.resolve();
+    });
+  }
+
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.tail.then(fn, fn);
     this.tail = run.catch(() => undefined);
@@ -61,6 +89,8 @@ export class TargetState {
 
   /** Installs a new model: the quality gate judges it on its own forecasts, the calendar learns again. */
   replaceModel(model: LoadedModel): void {
+    // A model trained for a target removed meanwhile is dropped, not installed where nothing would free it.
+    if (this.retired) return disposeForecaster(model.forecaster);
     const old = this.model;
     this.model = model;
     this.past.clear();

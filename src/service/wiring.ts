@@ -38,11 +38,12 @@ interface SnapshotReader {
 }
 
 function usesAws(c: Config): boolean {
-  return c.targets.some((t) => t.history.source === 'cloudwatch' || t.actuators.some((a) => a.kind === 'lambda-provisioned-concurrency'));
+  // A PredictiveScaler may read CloudWatch or drive a Lambda alias; the SDK clients connect only when used.
+  return c.controller.enabled || c.targets.some((t) => t.history.source === 'cloudwatch' || t.actuators.some((a) => a.kind === 'lambda-provisioned-concurrency'));
 }
 
 function usesKube(c: Config): boolean {
-  return c.leaderElection.enabled || c.targets.some((t) => t.actuators.some((a) => a.kind === 'cloneset'));
+  return c.controller.enabled || c.leaderElection.enabled || c.targets.some((t) => t.actuators.some((a) => a.kind === 'cloneset'));
 }
 
 /**

@@ -128,6 +128,36 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ['target'],
     registers: reg,
   });
+  const forecastAt = new Gauge({
+    name: `${p}forecast_timestamp_seconds`,
+    help: 'When the forecast in use was made (Unix seconds); it stops moving while the target is in fallback',
+    labelNames: ['target'],
+    registers: reg,
+  });
+  const gateModelMae = new Gauge({
+    name: `${p}quality_gate_model_mae_qps`,
+    help: "Mean absolute error (QPS) of the model's matured live p50 forecasts over the quality gate's window (6 h, known events left out)",
+    labelNames: ['target'],
+    registers: reg,
+  });
+  const gateBaselineMae = new Gauge({
+    name: `${p}quality_gate_baseline_mae_qps`,
+    help: 'Mean absolute error (QPS) of the daily seasonal-naive baseline (the load a day earlier) over the same steps as the model',
+    labelNames: ['target'],
+    registers: reg,
+  });
+  const gateSteps = new Gauge({
+    name: `${p}quality_gate_steps`,
+    help: 'Matured forecast steps the quality gate compared (the gate judges from 12 on)',
+    labelNames: ['target'],
+    registers: reg,
+  });
+  const gateActive = new Gauge({
+    name: `${p}quality_gate_active`,
+    help: "1 while the model did worse than the seasonal baseline and the plan uses the baseline's forecast",
+    labelNames: ['target'],
+    registers: reg,
+  });
   const paused = new Gauge({ name: `${p}paused`, help: '1 while the target is paused', labelNames: ['target'], registers: reg });
   const updated = new Gauge({
     name: `${p}last_cycle_timestamp_seconds`,
@@ -263,6 +293,20 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     }
   }
 
+  /** The quality gate's verdict: the model's live error beside the seasonal baseline's, over the same steps. */
+  function recordGate(s: TargetSnapshot): void {
+    const g = s.qualityGate;
+    const t = { target: s.name };
+    for (const [gauge, v] of [
+      [gateModelMae, g?.modelMae],
+      [gateBaselineMae, g?.baselineMae],
+      [gateSteps, g?.steps],
+      [gateActive, g === undefined ? undefined : g.active ? 1 : 0],
+    ] as const) {
+      tracker.sync(s.name, gauge, [setOrRemove(gauge, t, v)].filter((l): l is Labels => !!l));
+    }
+  }
+
   return {
     registry,
     contentType: registry.contentType,
@@ -272,11 +316,13 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       fallback.set(t, s.fallback.active ? 1 : 0);
       paused.set(t, s.paused ? 1 : 0);
       updated.set(t, s.updatedAtMs / 1000);
+      tracker.sync(s.name, forecastAt, [setOrRemove(forecastAt, t, s.forecastAtMs === undefined ? undefined : s.forecastAtMs / 1000)].filter((l): l is Labels => !!l));
       recordForecast(s);
       recordActuators(s);
       recordActions(s);
       recordModel(s);
       recordLiveError(s);
+      recordGate(s);
     },
     observeCycle(seconds: number): void {
       if (Number.isFinite(seconds) && seconds >= 0) cycle.observe(seconds);

@@ -2,7 +2,8 @@
 # Installs or builds every real peer the test suite starts, when it is missing, with a line of progress for
 # each: Debian's prometheus (with promtool) and chromium (as root, through apt-get), moto_server (pip), and the
 # Kubernetes control plane pinned in test/cluster/go.mod (Go, into a cache outside the repository; minutes the
-# first time on a machine, nothing after). Prints the control plane's bin directory as its last line.
+# first time on a machine, nothing after), and helm pinned in test/helm/go.mod (the same way, for the chart's
+# tests). Prints the control plane's bin directory as its last line.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 say() { echo "setup: $*" >&2; }
@@ -32,6 +33,14 @@ fi
 for bin in prometheus promtool chromium moto_server; do
   command -v "$bin" >/dev/null 2>&1 || { say "$bin is not installed"; exit 1; }
 done
+
+if helm_bin=$(bash "$root/scripts/cluster/build-helm.sh" --print 2>/dev/null); then
+  say "helm already built: $helm_bin"
+else
+  say "building helm from the Go module proxy…"
+  helm_bin=$(bash "$root/scripts/cluster/build-helm.sh" | tail -n 1)
+  say "helm built: $helm_bin"
+fi
 
 if bin=$(bash "$root/scripts/cluster/build.sh" --print 2>/dev/null); then
   say "test control plane already built: $bin"

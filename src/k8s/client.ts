@@ -24,29 +24,46 @@ import { httpFailure, statusMessage } from './status.js';
 
 export const CLONESET_GROUP = 'apps.kruise.io';
 export const CLONESET_VERSION = 'v1alpha1';
-export const CLONESET_PLURAL = 'clonesets';
+export const CLONESET_KIND = 'CloneSet';
 
-/** The autoscaling/v1 Scale of a CloneSet, as its `/scale` subresource returns it. */
+/** A namespaced workload with a `/scale` subresource, as an HPA's scaleTargetRef names it (plus its namespace). */
+export interface WorkloadRef {
+  readonly namespace: string;
+  /** `GROUP/VERSION`, e.g. `apps/v1`, `apps.kruise.io/v1alpha1`, `argoproj.io/v1alpha1`. */
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+}
+
+/** `GROUP/VERSION` → its group ('' for the core group's plain `v1`). */
+export function groupOf(apiVersion: string): string {
+  const i = apiVersion.indexOf('/');
+  return i < 0 ? '' : apiVersion.slice(0, i);
+}
+
+/** The autoscaling/v1 Scale of a workload, as its `/scale` subresource returns it. */
 export interface ScaleView {
   readonly replicas: number;
   readonly statusReplicas: number;
   readonly resourceVersion: string;
 }
 
-/** What a scaler needs from a CloneSet to see whether a rollout is in progress. */
-export interface CloneSetView {
+/** What a scaler needs from a workload to see whether a rollout is in progress. */
+export interface WorkloadView {
   readonly specReplicas: number;
   readonly statusReplicas: number;
   readonly updatedReplicas: number;
+  /** CloneSet: spec.updateStrategy.paused; Deployment, Argo Rollout and others: spec.paused. */
   readonly paused: boolean;
   readonly resourceVersion: string;
 }
 
 export interface ScaleApi {
-  getScale(ns: string, name: string, signal?: AbortSignal): Promise<ScaleView>;
+  getScale(ref: WorkloadRef, signal?: AbortSignal): Promise<ScaleView>;
   /** Merge-patches `/scale`; with `resourceVersion` the server refuses (409) if the object changed since. */
-  patchScaleReplicas(req: { ns: string; name: string; replicas: number; resourceVersion?: string }, signal?: AbortSignal): Promise<ScaleView>;
-  getCloneSet(ns: string, name: string, signal?: AbortSignal): Promise<CloneSetView>;
+  patchScaleReplicas(req: { ref: WorkloadRef; replicas: number; resourceVersion?: string }, signal?: AbortSignal): Promise<ScaleView>;
+  /** The workload itself (not its scale): replicas and rollout state. */
+  getWorkload(ref: WorkloadRef, signal?: AbortSignal): Promise<WorkloadView>;
 }
 
 export interface HpaView {
@@ -80,7 +97,8 @@ export interface LeaseApi {
   replaceLease(ns: string, name: string, lease: LeaseRecord): Promise<LeaseRecord>;
 }
 
-export type K8sErrorKind = 'not-found' | 'conflict' | 'forbidden' | 'unauthorized' | 'invalid' | 'server' | 'timeout' | 'network' | 'other';
+/** `unknown-kind`: discovery says the cluster does not serve a workload's apiVersion or kind (a config error, or a CRD not installed). */
+export type K8sErrorKind = 'not-found' | 'unknown-kind' | 'conflict' | 'forbidden' | 'unauthorized' | 'invalid' | 'server' | 'timeout' | 'network' | 'other';
 
 /** A failed Kubernetes call, with the HTTP status and the apiserver's Status reason and message. */
 export class K8sError extends Error {
@@ -178,7 +196,14 @@ function toScaleView(o: unknown): ScaleView {
   };
 }
 
-function toCloneSetView(o: unknown): CloneSetView {
+/** Where a kind keeps "rollout paused": OpenKruise's CloneSet in its update strategy, Deployment and Argo Rollout (and by default any other kind) in spec.paused. */
+function pausedOf(ref: WorkloadRef, spec: Record<string, unknown>): boolean {
+  if (groupOf(ref.apiVersion) === CLONESET_GROUP && ref.kind === CLONESET_KIND) return rec(spec.updateStrategy).paused === true;
+  return spec.paused === true;
+}
+
+/** A workload object as the apiserver returns it → what the rollout check reads; absent fields are 0 (the apiserver omits zeros). */
+export function toWorkloadView(ref: WorkloadRef, o: unknown): WorkloadView {
   const r = rec(o);
   const spec = rec(r.spec);
   const status = rec(r.status);
@@ -186,9 +211,51 @@ function toCloneSetView(o: unknown): CloneSetView {
     specReplicas: num(spec.replicas),
     statusReplicas: num(status.replicas),
     updatedReplicas: num(status.updatedReplicas),
-    paused: rec(spec.updateStrategy).paused === true,
+    paused: pausedOf(ref, spec),
     resourceVersion: String(rec(r.metadata).resourceVersion ?? ''),
   };
+}
+
+/** The parts of a discovery APIResourceList (`GET /apis/GROUP/VERSION`) the kind resolution reads. */
+export interface DiscoveredResource {
+  readonly name: string;
+  readonly kind: string;
+  readonly namespaced: boolean;
+  readonly verbs: readonly string[];
+}
+
+/** A workload kind's resource, as discovery names it. */
+export interface ResolvedKind {
+  readonly group: string;
+  readonly version: string;
+  readonly plural: string;
+}
+
+/**
+ * Finds `kind` in the resources discovery lists for `apiVersion`: its plural, which must be namespaced and have a
+ * `scale` subresource that can be read and patched. Throws a K8sError naming the kind and what is missing.
+ */
+export function resolveKind(apiVersion: string, kind: string, resources: readonly DiscoveredResource[]): ResolvedKind {
+  const [group, version] = splitApiVersion(apiVersion, kind);
+  const top = resources.filter((r) => !r.name.includes('/'));
+  const main = top.find((r) => r.kind === kind);
+  if (!main) {
+    const served = [...new Set(top.map((r) => r.kind))].sort().join(', ') || 'none';
+    throw new K8sError(`workload kind ${kind} is not served by ${apiVersion} (it serves: ${served})`, 'unknown-kind', 404);
+  }
+  if (!main.namespaced) throw new K8sError(`workload kind ${kind} of ${apiVersion} (${main.name}) is cluster-scoped; prescale scales namespaced workloads`, 'invalid');
+  const scale = resources.find((r) => r.name === `${main.name}/scale`);
+  if (!scale) throw new K8sError(`workload kind ${kind} of ${apiVersion} (${main.name}) has no scale subresource; prescale scales only through /scale`, 'invalid');
+  const missing = ['get', 'patch'].filter((v) => !scale.verbs.includes(v));
+  if (missing.length > 0) throw new K8sError(`workload kind ${kind} of ${apiVersion}: ${main.name}/scale does not allow ${missing.join(', ')} (verbs: ${scale.verbs.join(', ')})`, 'invalid');
+  return { group, version, plural: main.name };
+}
+
+function splitApiVersion(apiVersion: string, kind: string): [string, string] {
+  const m = /^([^/]+)\/([^/]+)$/.exec(apiVersion);
+  // The core group (plain `v1`) has no workload with /scale prescale supports, and CustomObjectsApi cannot reach it.
+  if (!m) throw new K8sError(`workload ${kind}: apiVersion ${JSON.stringify(apiVersion)} must be GROUP/VERSION of a named API group, e.g. apps/v1`, 'invalid');
+  return [m[1], m[2]];
 }
 
 function timeMs(v: unknown): number | undefined {
@@ -234,6 +301,8 @@ export class KubeClient implements ScaleApi, HpaApi, LeaseApi {
   private readonly autoscaling: AutoscalingV2Api;
   private readonly coordination: CoordinationV1Api;
   private readonly timeoutMs: number;
+  /** `apiVersion kind` → its resource, from discovery; only successes stay (a CRD installed later is found next time). */
+  private readonly kinds = new Map<string, Promise<ResolvedKind>>();
 
   constructor(kc: KubeConfig, options: { requestTimeoutMs?: number } = {}) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
@@ -257,36 +326,74 @@ export class KubeClient implements ScaleApi, HpaApi, LeaseApi {
     }
   }
 
-  async getScale(ns: string, name: string, signal?: AbortSignal): Promise<ScaleView> {
-    const o = await this.call(`get clonesets/scale ${ns}/${name}`, signal, (s) =>
-      this.custom.getNamespacedCustomObjectScale(
-        { group: CLONESET_GROUP, version: CLONESET_VERSION, namespace: ns, plural: CLONESET_PLURAL, name },
-        requestOptions(s),
-      ),
+  /** The plural of `ref.kind` through discovery (`GET /apis/GROUP/VERSION`), cached per apiVersion and kind. */
+  resolve(ref: Pick<WorkloadRef, 'apiVersion' | 'kind'>, signal?: AbortSignal): Promise<ResolvedKind> {
+    const key = `${ref.apiVersion} ${ref.kind}`;
+    let p = this.kinds.get(key);
+    if (!p) {
+      p = this.discover(ref, signal);
+      this.kinds.set(key, p);
+      // A failure is not kept: the next call asks again (the CRD may be installed by then).
+      void p.catch(() => this.kinds.delete(key));
+    }
+    return p;
+  }
+
+  private async discover(ref: Pick<WorkloadRef, 'apiVersion' | 'kind'>, signal?: AbortSignal): Promise<ResolvedKind> {
+    const [group, version] = splitApiVersion(ref.apiVersion, ref.kind);
+    let list: { resources?: DiscoveredResource[] };
+    try {
+      list = await this.call(`discover ${ref.kind} (GET /apis/${ref.apiVersion})`, signal, (s) => this.custom.getAPIResources({ group, version }, requestOptions(s)));
+    } catch (err) {
+      if (err instanceof K8sError && err.kind === 'not-found') {
+        throw new K8sError(`workload kind ${ref.kind}: apiVersion ${ref.apiVersion} is not served by the cluster (GET /apis/${ref.apiVersion} answered 404)`, 'unknown-kind', 404, { cause: err });
+      }
+      throw err;
+    }
+    return resolveKind(ref.apiVersion, ref.kind, list.resources ?? []);
+  }
+
+  /** A call on a workload's resource, its kind resolved first. */
+  private async onWorkload<T>(ref: WorkloadRef, signal: AbortSignal | undefined, what: (plural: string) => string, run: (k: ResolvedKind, s: AbortSignal) => Promise<T>): Promise<T> {
+    const k = await this.resolve(ref, signal);
+    return this.call(what(k.plural), signal, (s) => run(k, s));
+  }
+
+  async getScale(ref: WorkloadRef, signal?: AbortSignal): Promise<ScaleView> {
+    const o = await this.onWorkload(
+      ref,
+      signal,
+      (plural) => `get ${plural}/scale ${ref.namespace}/${ref.name}`,
+      (k, s) => this.custom.getNamespacedCustomObjectScale({ group: k.group, version: k.version, namespace: ref.namespace, plural: k.plural, name: ref.name }, requestOptions(s)),
     );
     return toScaleView(o);
   }
 
-  async patchScaleReplicas(req: { ns: string; name: string; replicas: number; resourceVersion?: string }, signal?: AbortSignal): Promise<ScaleView> {
+  async patchScaleReplicas(req: { ref: WorkloadRef; replicas: number; resourceVersion?: string }, signal?: AbortSignal): Promise<ScaleView> {
+    const { ref } = req;
     const body = { ...(req.resourceVersion ? { metadata: { resourceVersion: req.resourceVersion } } : {}), spec: { replicas: req.replicas } };
-    const o = await this.call(`patch clonesets/scale ${req.ns}/${req.name}`, signal, (s) =>
-      this.custom.patchNamespacedCustomObjectScale(
-        { group: CLONESET_GROUP, version: CLONESET_VERSION, namespace: req.ns, plural: CLONESET_PLURAL, name: req.name, body },
-        // Without this header client-node sends JSON Patch and a merge body is rejected (client-node issues #1398, #1499, #862).
-        requestOptions(s, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
-      ),
+    const o = await this.onWorkload(
+      ref,
+      signal,
+      (plural) => `patch ${plural}/scale ${ref.namespace}/${ref.name}`,
+      (k, s) =>
+        this.custom.patchNamespacedCustomObjectScale(
+          { group: k.group, version: k.version, namespace: ref.namespace, plural: k.plural, name: ref.name, body },
+          // Without this header client-node sends JSON Patch and a merge body is rejected (client-node issues #1398, #1499, #862).
+          requestOptions(s, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+        ),
     );
     return toScaleView(o);
   }
 
-  async getCloneSet(ns: string, name: string, signal?: AbortSignal): Promise<CloneSetView> {
-    const o = await this.call(`get clonesets ${ns}/${name}`, signal, (s) =>
-      this.custom.getNamespacedCustomObject(
-        { group: CLONESET_GROUP, version: CLONESET_VERSION, namespace: ns, plural: CLONESET_PLURAL, name },
-        requestOptions(s),
-      ),
+  async getWorkload(ref: WorkloadRef, signal?: AbortSignal): Promise<WorkloadView> {
+    const o = await this.onWorkload(
+      ref,
+      signal,
+      (plural) => `get ${plural} ${ref.namespace}/${ref.name}`,
+      (k, s) => this.custom.getNamespacedCustomObject({ group: k.group, version: k.version, namespace: ref.namespace, plural: k.plural, name: ref.name }, requestOptions(s)),
     );
-    return toCloneSetView(o);
+    return toWorkloadView(ref, o);
   }
 
   async listHpas(ns: string, signal?: AbortSignal): Promise<HpaView[]> {

@@ -138,6 +138,7 @@ export function createActuator(a: ActuatorConfig, deps: { clients: Clients; quan
       return new CloneSetActuator({
         namespace: a.namespace,
         name: a.name,
+        workload: a.workload,
         mode: a.mode,
         model: { kind: 'cloneset', qpsPerReplica: a.qpsPerReplica },
         policy: { quantile: deps.quantile, leadMinutes: a.leadMinutes, min: a.min, max: a.max, scaleDownDelayMinutes: a.scaleDownDelayMinutes, maxStepUp: a.maxStepUp ?? Infinity },

@@ -1,7 +1,8 @@
 import type { ScalableTargetState, ScalingApi, ScheduledActionState, TargetKey } from '../aws/clients.js';
 import { parseAt } from '../actuators/lambda-pc.js';
 import type { TargetConfig } from '../config/schema.js';
-import { K8sError, type CloneSetView, type HpaApi, type HpaView, type ScaleApi, type ScaleView } from '../k8s/client.js';
+import { workloadActuatorId, DEFAULT_WORKLOAD, type WorkloadKind } from '../actuators/cloneset.js';
+import { K8sError, type HpaApi, type HpaView, type ScaleApi, type ScaleView, type WorkloadRef, type WorkloadView } from '../k8s/client.js';
 import { capacityFor } from '../plan/planner.js';
 import type { Clock } from '../util/clock.js';
 import { MINUTE_MS } from '../util/clock.js';
@@ -48,6 +49,11 @@ export interface WorldInputs {
 export interface CloneSetSpec {
   readonly namespace: string;
   readonly name: string;
+  /**
+   * The kind the actuator names (default an OpenKruise CloneSet). Every kind is simulated as the same set of pods;
+   * the kind only gives the actuator's id and the HPA's scaleTargetRef.
+   */
+  readonly workload?: WorkloadKind;
   readonly mode: 'external-metric' | 'direct';
   /** The HPA's AverageValue target of both metrics; prescale sizes on it too. */
   readonly qpsPerReplica: number;
@@ -121,8 +127,8 @@ export class SimulatedWorld implements ScalingApi, ScaleApi, HpaApi {
       spec.mode === 'external-metric'
         ? new HpaSimulator({ minReplicas: spec.min, maxReplicas: spec.max, metrics, behavior: this.o.params.hpaBehavior, tolerance: this.o.params.hpaTolerance })
         : undefined;
-    const id = cloneSetId(spec.namespace, spec.name);
-    this.pods.set(id, { target, id, spec, sim: new CloneSetSimulator(this.o.params.podReadySeconds * 1000, start), hpa, rv: 1, minutes: [] });
+    const id = workloadActuatorId(spec.workload ?? DEFAULT_WORKLOAD, spec.namespace, spec.name);
+    this.pods.set(podKey(spec.namespace, spec.name), { target, id, spec, sim: new CloneSetSimulator(this.o.params.podReadySeconds * 1000, start), hpa, rv: 1, minutes: [] });
   }
 
   /** A Lambda alias of `target`, registered with Application Auto Scaling, warm for the load of the minute before now. */
@@ -140,9 +146,9 @@ export class SimulatedWorld implements ScalingApi, ScaleApi, HpaApi {
     this.lambdas.set(lambdaResourceId(spec.function, spec.qualifier), { target, spec, sim, min: spec.min, max: spec.max, actions: new Map(), minutes: [] });
   }
 
-  /** What each CloneSet did, minute by minute, by id `cloneset:ns/name`. */
+  /** What each workload did, minute by minute, by its actuator's id (`cloneset:ns/name`, `deployment:ns/name`). */
   podMinutes(id: string): readonly PodMinute[] {
-    return this.pods.get(id)?.minutes ?? [];
+    return [...this.pods.values()].find((p) => p.id === id)?.minutes ?? [];
   }
 
   /** What each Lambda alias did, minute by minute, by resource id `function:NAME:QUALIFIER`. */
@@ -268,34 +274,35 @@ export class SimulatedWorld implements ScalingApi, ScaleApi, HpaApi {
     });
   }
 
-  private cloneSet(ns: string, name: string): PodEntry {
-    const p = this.pods.get(cloneSetId(ns, name));
-    if (!p) throw new K8sError(`clonesets.apps.kruise.io "${name}" not found in namespace ${ns}`, 'not-found', 404);
+  /** The simulated pods of a workload; the kind is not checked (one simulation serves every kind). */
+  private workload(ref: WorkloadRef): PodEntry {
+    const p = this.pods.get(podKey(ref.namespace, ref.name));
+    if (!p) throw new K8sError(`${ref.kind} "${ref.name}" not found in namespace ${ref.namespace}`, 'not-found', 404);
     return p;
   }
 
-  getScale(ns: string, name: string): Promise<ScaleView> {
+  getScale(ref: WorkloadRef): Promise<ScaleView> {
     return attempt(() => {
       this.now();
-      const p = this.cloneSet(ns, name);
+      const p = this.workload(ref);
       return { replicas: p.sim.specReplicas(), statusReplicas: p.sim.statusReplicas(), resourceVersion: String(p.rv) };
     });
   }
 
-  patchScaleReplicas(req: { ns: string; name: string; replicas: number; resourceVersion?: string }): Promise<ScaleView> {
+  patchScaleReplicas(req: { ref: WorkloadRef; replicas: number; resourceVersion?: string }): Promise<ScaleView> {
     return attempt(() => {
       const t = this.now();
-      const p = this.cloneSet(req.ns, req.name);
-      if (req.resourceVersion !== undefined && req.resourceVersion !== String(p.rv)) throw new K8sError(`Operation cannot be fulfilled on clonesets.apps.kruise.io "${req.name}": the object has been modified`, 'conflict', 409);
+      const p = this.workload(req.ref);
+      if (req.resourceVersion !== undefined && req.resourceVersion !== String(p.rv)) throw new K8sError(`Operation cannot be fulfilled on ${req.ref.kind} "${req.ref.name}": the object has been modified`, 'conflict', 409);
       this.scalePods(p, t, req.replicas);
       return { replicas: p.sim.specReplicas(), statusReplicas: p.sim.statusReplicas(), resourceVersion: String(p.rv) };
     });
   }
 
-  getCloneSet(ns: string, name: string): Promise<CloneSetView> {
+  getWorkload(ref: WorkloadRef): Promise<WorkloadView> {
     return attempt(() => {
       this.now();
-      const p = this.cloneSet(ns, name);
+      const p = this.workload(ref);
       const status = p.sim.statusReplicas();
       return { specReplicas: p.sim.specReplicas(), statusReplicas: status, updatedReplicas: status, paused: false, resourceVersion: String(p.rv) };
     });
@@ -304,7 +311,10 @@ export class SimulatedWorld implements ScalingApi, ScaleApi, HpaApi {
   listHpas(ns: string): Promise<HpaView[]> {
     const views = [...this.pods.values()]
       .filter((p) => p.hpa !== undefined && p.spec.namespace === ns)
-      .map((p) => ({ namespace: ns, name: p.spec.name, targetApiVersion: 'apps.kruise.io/v1alpha1', targetKind: 'CloneSet', targetName: p.spec.name }));
+      .map((p) => {
+        const w = p.spec.workload ?? DEFAULT_WORKLOAD;
+        return { namespace: ns, name: p.spec.name, targetApiVersion: w.apiVersion, targetKind: w.kind, targetName: p.spec.name };
+      });
     return Promise.resolve(views);
   }
 }
@@ -317,8 +327,13 @@ function attempt<T>(fn: () => T): Promise<T> {
   }
 }
 
+/** The actuator id of an OpenKruise CloneSet (the backtest's kind). */
 export function cloneSetId(namespace: string, name: string): string {
-  return `cloneset:${namespace}/${name}`;
+  return workloadActuatorId(DEFAULT_WORKLOAD, namespace, name);
+}
+
+function podKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
 }
 
 export function lambdaResourceId(fn: string, qualifier: string): string {
@@ -329,7 +344,7 @@ export function lambdaResourceId(fn: string, qualifier: string): string {
 export function addTargetTo(world: SimulatedWorld, t: TargetConfig, o: { predictive: boolean }): void {
   for (const a of t.actuators) {
     if (a.kind === 'cloneset') {
-      world.addCloneSet(t.name, { namespace: a.namespace, name: a.name, mode: a.mode, qpsPerReplica: a.qpsPerReplica, min: a.min, max: a.max, predictive: o.predictive });
+      world.addCloneSet(t.name, { namespace: a.namespace, name: a.name, workload: a.workload, mode: a.mode, qpsPerReplica: a.qpsPerReplica, min: a.min, max: a.max, predictive: o.predictive });
     } else {
       world.addLambda(t.name, { function: a.function, qualifier: a.qualifier, meanDurationMs: a.meanDurationMs, targetUtilization: a.targetUtilization, min: a.min, max: a.max });
     }

@@ -217,6 +217,39 @@ describe('RBAC', () => {
   });
 });
 
+describe('RBAC of the workload kinds and the controller', () => {
+  const roles = base.filter((d) => d.obj.kind === 'ClusterRole' || d.obj.kind === 'Role').map((d) => d.obj);
+  const clusterRole = (name: string): Obj => one(base, 'ClusterRole', name);
+  const verbsOf = (role: Obj, group: string, resource: string): string[] =>
+    (role.rules as Obj[]).filter((r) => r.apiGroups?.includes(group) && r.resources?.includes(resource)).flatMap((r) => r.verbs as string[]).sort();
+
+  it.each([
+    ['apps.kruise.io', 'clonesets'],
+    ['apps', 'deployments'],
+    ['argoproj.io', 'rollouts'],
+  ])('ClusterRole prescale lets the actuator read %s %s and read and patch its /scale, nothing more', (group, resource) => {
+    const role = clusterRole('prescale');
+    expect([verbsOf(role, group, resource), verbsOf(role, group, `${resource}/scale`)]).toEqual([['get'], ['get', 'patch']]);
+  });
+
+  it("the PredictiveScaler controller's rules are a ClusterRole of their own, bound to the ServiceAccount", () => {
+    const role = clusterRole('prescale-controller');
+    expect({
+      predictivescalers: verbsOf(role, 'prescale.io', 'predictivescalers'),
+      status: verbsOf(role, 'prescale.io', 'predictivescalers/status'),
+      events: verbsOf(role, '', 'events'),
+      hpas: verbsOf(role, 'autoscaling', 'horizontalpodautoscalers'),
+    }).toEqual({ predictivescalers: ['list', 'watch'], status: ['patch'], events: ['create'], hpas: ['create', 'delete', 'get', 'update'] });
+    const binding = one(base, 'ClusterRoleBinding', 'prescale-controller');
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'prescale-controller' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
+  });
+
+  it('no rule of ours grants non-resource URLs: discovery comes from the bootstrap system:discovery role', () => {
+    expect(roles.flatMap((r) => (r.rules as Obj[]).filter((x) => x.nonResourceURLs !== undefined || x.apiGroups === undefined).map(() => r.metadata.name))).toEqual([]);
+  });
+});
+
 describe('examples', () => {
   const cfg = parseConfig(configMap.data['config.yaml'], 'deploy/base/config.yaml');
   const clonesets = cfg.targets.flatMap((t) => t.actuators.filter((a) => a.kind === 'cloneset').map((a) => ({ target: t.name, ...a })));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { K8sError, KubeClient, statusMessage } from '../../src/k8s/client.js';
+import { K8sError, KubeClient, statusMessage, type WorkloadRef } from '../../src/k8s/client.js';
 import { prescaleUser } from '../support/deploy-rbac.js';
 import { cloneSetYaml, TestCluster } from '../support/test-cluster.js';
 
@@ -18,6 +18,8 @@ let custom: CustomObjectsApi;
 const startedAt = Date.now();
 
 const ref = (name: string) => ({ group: 'apps.kruise.io', version: 'v1alpha1', namespace: NS, plural: 'clonesets', name });
+/** The same CloneSet as prescale's ScaleApi names it (kind and apiVersion, resolved through discovery). */
+const cs = (name: string): WorkloadRef => ({ namespace: NS, apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', name });
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 beforeAll(async () => {
@@ -63,7 +65,7 @@ describe('the CloneSet CRD as the apiserver serves it', () => {
   it('builds /scale from the CRD paths: spec.replicas, status.replicas and status.labelSelector', async () => {
     const r = await kubectl(['get', '--raw', `/apis/apps.kruise.io/v1alpha1/namespaces/${NS}/clonesets/columns/scale`]);
     expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', spec: { replicas: 8 }, status: { replicas: 7, selector: 'app=columns,from=status' } });
-    const view = await KubeClient.fromOptions({ kubeconfigPath: prescale.kubeconfig }).getScale(NS, 'columns');
+    const view = await KubeClient.fromOptions({ kubeconfigPath: prescale.kubeconfig }).getScale(cs('columns'));
     expect(view).toMatchObject({ replicas: 8, statusReplicas: 7 });
     expect(view.resourceVersion).toMatch(/^\d+$/);
   });
@@ -122,25 +124,25 @@ describe('patching /scale of a CRD', () => {
 
   it("takes a patch's resourceVersion as a precondition: a stale one is a 409 Conflict (K8sError conflict), the current one succeeds", async () => {
     const client = KubeClient.fromOptions({ kubeconfigPath: prescale.kubeconfig });
-    const cur = await client.getScale(NS, 'patched');
+    const cur = await client.getScale(cs('patched'));
     await kubectl(['label', 'clonesets.apps.kruise.io', 'patched', '-n', NS, 'touched=yes']);
-    const err = await client.patchScaleReplicas({ ns: NS, name: 'patched', replicas: 2, resourceVersion: cur.resourceVersion }).catch((e: unknown) => e);
+    const err = await client.patchScaleReplicas({ ref: cs('patched'), replicas: 2, resourceVersion: cur.resourceVersion }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(K8sError);
     expect(err).toMatchObject({ kind: 'conflict', status: 409 });
     expect((err as Error).message).toBe(
       `patch clonesets/scale ${NS}/patched: HTTP 409 Conflict: Operation cannot be fulfilled on clonesets.apps.kruise.io "patched": the object has been modified; please apply your changes to the latest version and try again`,
     );
     expect(await replicasOf('patched')).toBe(cur.replicas);
-    const fresh = await client.getScale(NS, 'patched');
+    const fresh = await client.getScale(cs('patched'));
     expect(Number(fresh.resourceVersion)).toBeGreaterThan(Number(cur.resourceVersion));
-    const ok = await client.patchScaleReplicas({ ns: NS, name: 'patched', replicas: 2, resourceVersion: fresh.resourceVersion });
+    const ok = await client.patchScaleReplicas({ ref: cs('patched'), replicas: 2, resourceVersion: fresh.resourceVersion });
     expect(ok.replicas).toBe(2);
     expect(Number(ok.resourceVersion)).toBeGreaterThan(Number(fresh.resourceVersion));
   });
 
   it('refuses negative replicas with 422 Invalid from the CRD schema', async () => {
     const err = await KubeClient.fromOptions({ kubeconfigPath: prescale.kubeconfig })
-      .patchScaleReplicas({ ns: NS, name: 'patched', replicas: -1 })
+      .patchScaleReplicas({ ref: cs('patched'), replicas: -1 })
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'invalid', status: 422 });
     expect((err as Error).message).toBe(`patch clonesets/scale ${NS}/patched: HTTP 422 Invalid: CloneSet.apps.kruise.io "patched" is invalid: .spec.replicas: Invalid value: -1: should be a non-negative integer`);
@@ -151,7 +153,7 @@ describe('Status bodies behind K8sError', () => {
   it('NotFound: kubectl and K8sError show the same Status message', async () => {
     const nf = await kubectl(['get', 'clonesets', 'nope', '-n', NS]);
     expect(nf.stderr.trim()).toBe('Error from server (NotFound): clonesets.apps.kruise.io "nope" not found');
-    const err = await KubeClient.fromOptions({ kubeconfigPath: prescale.kubeconfig }).getScale(NS, 'nope').catch((e: unknown) => e);
+    const err = await KubeClient.fromOptions({ kubeconfigPath: prescale.kubeconfig }).getScale(cs('nope')).catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'not-found', status: 404, message: `get clonesets/scale ${NS}/nope: HTTP 404 NotFound: clonesets.apps.kruise.io "nope" not found` });
   });
 
@@ -162,7 +164,7 @@ describe('Status bodies behind K8sError', () => {
       `Error from server (Forbidden): clonesets.apps.kruise.io "columns" is forbidden: User "${nobody.username}" cannot get resource "clonesets" in API group "apps.kruise.io" in the namespace "${NS}"`,
     );
     const client = KubeClient.fromOptions({ kubeconfigPath: nobody.kubeconfig });
-    await expect(client.getScale(NS, 'columns')).rejects.toMatchObject({
+    await expect(client.getScale(cs('columns'))).rejects.toMatchObject({
       kind: 'forbidden',
       status: 403,
       message: `get clonesets/scale ${NS}/columns: HTTP 403 Forbidden: clonesets.apps.kruise.io "columns" is forbidden: User "${nobody.username}" cannot get resource "clonesets/scale" in API group "apps.kruise.io" in the namespace "${NS}"`,
@@ -174,14 +176,16 @@ describe('Status bodies behind K8sError', () => {
   });
 
   it('a token the apiserver does not know is 401 Unauthorized; no credentials at all is the anonymous user, 403', async () => {
+    // The first request of a fresh client is the kind's discovery (GET /apis/GROUP/VERSION), so that is what fails.
     // client-node drops a 401's Status body (its API spec declares 401 without one): K8sError says the HTTP reason.
     const bad = KubeClient.fromOptions({ kubeconfigPath: cluster.kubeconfigFor(`${NS}-bad-token`, { token: 'not-a-token' }) });
-    await expect(bad.getScale(NS, 'columns')).rejects.toMatchObject({ kind: 'unauthorized', status: 401, message: `get clonesets/scale ${NS}/columns: HTTP 401 Unauthorized` });
+    await expect(bad.getScale(cs('columns'))).rejects.toMatchObject({ kind: 'unauthorized', status: 401, message: 'discover CloneSet (GET /apis/apps.kruise.io/v1alpha1): HTTP 401 Unauthorized' });
+    // Discovery is granted to authenticated users only (ClusterRole system:discovery), not to anonymous ones.
     const anon = KubeClient.fromOptions({ kubeconfigPath: cluster.kubeconfigFor(`${NS}-anonymous`, { token: '' }) });
-    await expect(anon.getScale(NS, 'columns')).rejects.toMatchObject({
+    await expect(anon.getScale(cs('columns'))).rejects.toMatchObject({
       kind: 'forbidden',
       status: 403,
-      message: `get clonesets/scale ${NS}/columns: HTTP 403 Forbidden: clonesets.apps.kruise.io "columns" is forbidden: User "system:anonymous" cannot get resource "clonesets/scale" in API group "apps.kruise.io" in the namespace "${NS}"`,
+      message: 'discover CloneSet (GET /apis/apps.kruise.io/v1alpha1): HTTP 403 Forbidden: forbidden: User "system:anonymous" cannot get path "/apis/apps.kruise.io/v1alpha1"',
     });
   });
 

@@ -273,21 +273,27 @@ describe('currentCapacity', () => {
 describe('hpaTargets and rolloutInProgress', () => {
   const NS = 'shop';
   const h = { namespace: NS, name: 'h', targetApiVersion: 'apps.kruise.io/v1alpha1', targetKind: 'CloneSet', targetName: 'inv' };
+  const cloneSet = { namespace: NS, apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', name: 'inv' };
+  const deployment = { namespace: NS, apiVersion: 'apps/v1', kind: 'Deployment', name: 'inv' };
   it.each([
-    [h, true],
-    [{ ...h, targetApiVersion: 'apps.kruise.io/v1beta1' }, true],
-    [{ ...h, targetApiVersion: 'apps/v1', targetKind: 'Deployment' }, false],
-    [{ ...h, targetKind: 'StatefulSet' }, false],
-    [{ ...h, targetName: 'other' }, false],
-    [{ ...h, namespace: 'other' }, false],
-  ])('%j targets shop/inv: %s', (hpa, expected) => {
-    expect(hpaTargets(hpa, NS, 'inv')).toBe(expected);
+    [h, cloneSet, true],
+    [{ ...h, targetApiVersion: 'apps.kruise.io/v1beta1' }, cloneSet, true],
+    [{ ...h, targetApiVersion: 'apps/v1', targetKind: 'Deployment' }, cloneSet, false],
+    [{ ...h, targetKind: 'StatefulSet' }, cloneSet, false],
+    [{ ...h, targetName: 'other' }, cloneSet, false],
+    [{ ...h, namespace: 'other' }, cloneSet, false],
+    [{ ...h, targetApiVersion: 'apps/v1', targetKind: 'Deployment' }, deployment, true],
+    [h, deployment, false],
+    // Same kind in another group is another workload.
+    [{ ...h, targetApiVersion: 'example.com/v1', targetKind: 'Deployment' }, deployment, false],
+  ])('%j targets %j: %s', (hpa, ref, expected) => {
+    expect(hpaTargets(hpa, ref)).toBe(expected);
   });
 
   it.each([
     [{ specReplicas: 4, statusReplicas: 4, updatedReplicas: 4, paused: false, resourceVersion: '1' }, undefined],
     [{ specReplicas: 4, statusReplicas: 4, updatedReplicas: 2, paused: false, resourceVersion: '1' }, 'rollout in progress (2 of 4 replicas updated)'],
-    [{ specReplicas: 4, statusReplicas: 4, updatedReplicas: 4, paused: true, resourceVersion: '1' }, 'the update strategy is paused (a rollout is on hold)'],
+    [{ specReplicas: 4, statusReplicas: 4, updatedReplicas: 4, paused: true, resourceVersion: '1' }, 'the rollout is paused (on hold)'],
   ])('%j → %s', (cs, expected) => {
     expect(rolloutInProgress(cs)).toBe(expected);
   });

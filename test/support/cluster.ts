@@ -10,8 +10,8 @@ import { freePort } from './moto.js';
 /**
  * A real Kubernetes control plane for the tests: etcd, kube-apiserver (RBAC, the aggregator with its
  * front-proxy certificate, an audit log) and kube-controller-manager (the HPA, garbage-collector,
- * serviceaccount and namespace controllers), built from the Go module pinned in test/cluster/go.mod by
- * scripts/cluster/build.sh and run as processes on loopback ports. No kubelet runs, so no pod ever starts;
+ * serviceaccount, namespace, Deployment and ReplicaSet controllers), built from the Go module pinned in
+ * test/cluster/go.mod by scripts/cluster/build.sh and run as processes on loopback ports. No kubelet runs, so no pod ever starts;
  * OpenKruise's kruise-manager is not run either (the Go module proxy does not serve github.com/openkruise/kruise),
  * so tests that need a CloneSet's status to follow its spec say so and call `keepCloneSetStatus`.
  *
@@ -246,7 +246,9 @@ export async function startCluster(o: StartOptions = {}): Promise<ClusterInfo> {
         `--kubeconfig=${kcmKubeconfig}`,
         `--authentication-kubeconfig=${kcmKubeconfig}`,
         `--authorization-kubeconfig=${kcmKubeconfig}`,
-        '--controllers=horizontal-pod-autoscaler-controller,garbage-collector-controller,serviceaccount-controller,namespace-controller',
+        // The Deployment and ReplicaSet controllers keep a Deployment's status real (replicas, updatedReplicas during
+        // a rollout) for the workload actuator's tests; without a kubelet their pods stay Pending, which is enough.
+        '--controllers=horizontal-pod-autoscaler-controller,garbage-collector-controller,serviceaccount-controller,namespace-controller,deployment-controller,replicaset-controller',
         '--leader-elect=false',
         // Each controller runs as its own service account (kube-system/horizontal-pod-autoscaler, ...), with
         // the bootstrap RBAC roles a real cluster gives it; tokens come from the TokenRequest API.

@@ -17,7 +17,9 @@ import { createHttpApp, listen, type ReadinessCheck } from './http.js';
 import { DiskModelProvider } from './models.js';
 import { PrescaleService, type CycleObserver, type Decision } from './service.js';
 import { StateStore } from './state.js';
-import { createClients, createTargets, identity, readSecretFile } from './wiring.js';
+import { PredictiveScalerController } from '../controller/controller.js';
+import { PredictiveScalerClient } from '../k8s/predictive-scalers.js';
+import { TraceCache, createActuator, createClients, createSource, createTargets, identity, readSecretFile, type Clients } from './wiring.js';
 import { NonOverlappingJob } from './job.js';
 import type { Router } from 'express';
 
@@ -44,7 +46,10 @@ function withDecisionLog(o: CycleObserver): CycleObserver {
 }
 
 /** Builds the service and its collaborators from a validated config (no servers, no schedules). */
-export async function buildService(config: Config, o: { clock?: Clock } = {}): Promise<{ service: PrescaleService; store: StateStore; metrics: ReturnType<typeof createMetrics>; audit?: AuditLog; elector?: LeaderElector; clientsDescription: string }> {
+export async function buildService(
+  config: Config,
+  o: { clock?: Clock } = {},
+): Promise<{ service: PrescaleService; store: StateStore; metrics: ReturnType<typeof createMetrics>; audit?: AuditLog; elector?: LeaderElector; clients: Clients; clientsDescription: string }> {
   const clock = o.clock ?? systemClock;
   const store = new StateStore();
   const metrics = createMetrics({ tensorCount: () => (tfIfReady() ? liveTensorCount() : undefined), tfjsBackend: () => tfIfReady()?.backend });
@@ -75,7 +80,7 @@ export async function buildService(config: Config, o: { clock?: Clock } = {}): P
     isLeader: () => (leader ? leader.isLeader() : true),
     observer: withDecisionLog(observabilityObserver({ metrics, audit })),
   });
-  return { service, store, metrics, audit, elector, clientsDescription: clients.description };
+  return { service, store, metrics, audit, elector, clients, clientsDescription: clients.description };
 }
 
 /** `serve --once`: one full cycle (read, forecast, plan, actuate), then exit. */
@@ -118,7 +123,7 @@ export async function runServe(config: Config): Promise<Running> {
   if (keda) routers.push(keda);
   if (config.admin.tokenFile) {
     const token = readSecretFile(config.admin.tokenFile, 'admin.tokenFile');
-    routers.push(createAdminRouter({ token, clock: systemClock, control: { hasTarget: (n) => config.targets.some((t) => t.name === n), pause: (t, u) => service.pause(t, u), pin: (t, m, u) => service.pin(t, m, u) }, onAction: (a) => log.warn(a, 'admin override') }));
+    routers.push(createAdminRouter({ token, clock: systemClock, control: { hasTarget: (n) => service.has(n), pause: (t, u) => service.pause(t, u), pin: (t, m, u) => service.pin(t, m, u) }, onAction: (a) => log.warn(a, 'admin override') }));
   }
   const http: Server = await listen(createHttpApp({ readiness, routers }), config.http.port, config.http.host);
   const urls = [`http://${config.http.host}:${config.http.port}/`];
@@ -129,13 +134,16 @@ export async function runServe(config: Config): Promise<Running> {
   });
   if (metricsApi) urls.push(`https://${config.metricsApi.host}:${metricsApi.port}/apis/external.metrics.k8s.io/v1beta1`);
 
+  const controller = config.controller.enabled ? startController(config, b) : undefined;
   const cycle = new NonOverlappingJob('forecast', async () => {
-    await service.runCycle();
+    const decisions = await service.runCycle();
     cyclesDone++;
+    await controller?.afterCycle(decisions);
   });
   const retrain = new NonOverlappingJob('retrain', () => service.retrainAll());
   // Models first (a target without one is trained from its history), then a first cycle right away.
-  const boot = service.loadModels().then(() => cycle.trigger());
+  // With the controller, its PredictiveScalers are listed first, so the first cycle runs them too.
+  const boot = (controller ? controller.start() : Promise.resolve()).then(() => service.loadModels()).then(() => cycle.trigger());
   const tasks = [cron.schedule(config.schedule.forecast, () => cycle.trigger()), cron.schedule(config.schedule.retrain, () => retrain.trigger())];
   return {
     service,
@@ -145,9 +153,33 @@ export async function runServe(config: Config): Promise<Running> {
       for (const t of tasks) await t.stop();
       await boot.catch(() => undefined);
       await Promise.all([cycle.stop(), retrain.stop()]);
+      await controller?.stop();
       await Promise.all([new Promise<void>((r) => http.close(() => r())), metricsApi?.close()]);
       await b.elector?.stop();
       await b.audit?.close();
     },
   };
+}
+
+/** The PredictiveScaler controller of `serve`, on the service's own clients (src/controller). */
+function startController(config: Config, b: Awaited<ReturnType<typeof buildService>>): PredictiveScalerController {
+  const kc = loadKubeConfig(config.kubernetes.kubeconfig, config.kubernetes.context);
+  const traces = new TraceCache();
+  const startedAtMs = systemClock.now();
+  const leader = b.elector;
+  return new PredictiveScalerController({
+    api: new PredictiveScalerClient(kc, { component: 'prescale', instance: identity() }),
+    host: b.service,
+    store: b.store,
+    runtimeOf: (t) => ({
+      config: t,
+      source: createSource(t.history, { clients: b.clients, clock: systemClock, startedAtMs, traces }),
+      actuators: t.actuators.map((a) => createActuator(a, { clients: b.clients, quantile: t.forecast.quantile })),
+    }),
+    isLeader: () => (leader ? leader.isLeader() : true),
+    clock: systemClock,
+    namespaces: config.controller.namespaces,
+    resyncSeconds: config.controller.resyncSeconds,
+    allowLocalFiles: config.controller.allowLocalFiles,
+  });
 }

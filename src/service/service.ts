@@ -91,24 +91,23 @@ export class PrescaleService {
   }
 
   /**
-   * Replaces a target's config live. When its history and forecast settings are unchanged, the model, the history
-   * cache and the planner's memory carry over (a new bound or lead time needs no retrain); otherwise the target
-   * starts again as if added.
+   * Replaces a target's config live. When its history, forecast and events are unchanged, the target keeps its
+   * state (model, history cache, planner memory, past forecasts, overrides) and only takes the new actuators and
+   * bounds, under its lock: a new bound or lead time needs no retrain. Otherwise it starts again as if added.
    */
   async replaceTarget(runtime: TargetRuntime): Promise<void> {
     const name = runtime.config.name;
     const old = this.states.get(name);
     if (!old) return this.addTarget(runtime);
+    const a = old.runtime.config;
+    const b = runtime.config;
+    if (sameJson([a.history, a.forecast, a.events, a.eventsFile], [b.history, b.forecast, b.events, b.eventsFile])) {
+      return old.exclusive(() => Promise.resolve(old.reconfigure(runtime)));
+    }
     const next = new TargetState(runtime);
-    const sameModel = sameJson(old.runtime.config.history, runtime.config.history) && sameJson(old.runtime.config.forecast, runtime.config.forecast);
-    await old.exclusive(() => {
-      if (sameModel) next.adopt(old);
-      old.retired = true;
-      return Promise.resolve();
-    });
-    if (!sameModel) await old.retire();
     this.states.set(name, next);
-    if (!next.model) await this.loadInBackground(next);
+    await old.retire();
+    await this.loadInBackground(next);
   }
 
   /** Removes a target: a cycle in flight for it finishes, it is never run again, its model is freed, its metric gone. */

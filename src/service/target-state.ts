@@ -21,6 +21,8 @@ const REREAD_MS = 15 * MINUTE_MS;
  * model in the middle of a cycle.
  */
 export class TargetState {
+  /** The target's config, source and actuators; replaced only by `reconfigure`. */
+  runtime: TargetRuntime;
   history?: Series;
   model?: LoadedModel;
   readonly memory = new Map<string, PlannerMemory>();
@@ -45,7 +47,8 @@ export class TargetState {
   readonly calendar: TargetCalendar;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly runtime: TargetRuntime) {
+  constructor(runtime: TargetRuntime) {
+    this.runtime = runtime;
     this.events = runtime.events ?? inlineEvents(runtime.config);
     this.calendar = new TargetCalendar(runtime.config.name, this.events);
   }
@@ -56,18 +59,11 @@ export class TargetState {
 
   /** Runs `fn` when no other holder runs; holders run one at a time, in the order they asked. */
   /**
-   * Takes over what `old` (the same target before a config change that kept its history and forecast settings)
-   * learned: model, history cache, planner memory, past forecasts and overrides. Call under `old`'s lock.
+   * Takes a changed config whose history, forecast and events are the same (new actuators, bounds, pause): the
+   * model, history cache, planner memory and past forecasts stay. Call under the lock.
    */
-  adopt(old: TargetState): void {
-    this.history = old.history;
-    this.model = old.model;
-    for (const [k, v] of old.memory) this.memory.set(k, v);
-    for (const [k, v] of old.past) this.past.set(k, v);
-    this.pausedUntilMs = old.pausedUntilMs;
-    this.pin = old.pin;
-    this.lastActions = old.lastActions;
-    old.model = undefined;
+  reconfigure(runtime: TargetRuntime): void {
+    this.runtime = runtime;
   }
 
   /** Retires the target under its lock (a cycle in flight finishes first) and frees its model. */

@@ -147,3 +147,78 @@ describe('model lifecycle and cycle', () => {
     expect(store.get('shop')?.model?.kind).toBe('new');
   });
 });
+
+describe('targets added, replaced and removed while the service runs (the PredictiveScaler controller)', () => {
+  function counting(): { models: ModelProvider; trained: string[]; disposed: string[] } {
+    const trained: string[] = [];
+    const disposed: string[] = [];
+    const models: ModelProvider = {
+      load: () => Promise.resolve(undefined),
+      train: (t) => {
+        trained.push(t.name);
+        const m = level(`m${trained.length}`, 1000);
+        return Promise.resolve({ ...m, forecaster: { ...m.forecaster, dispose: () => void disposed.push(m.info.kind) } });
+      },
+      score: () => 0,
+      save: () => Promise.resolve(),
+    };
+    return { models, trained, disposed };
+  }
+  const extra = (over: Partial<(typeof cfg.targets)[number]> = {}): TargetRuntime => ({ config: { ...cfg.targets[0], name: 'shop.extra', ...over }, source: plain(), actuators: [new Recorder('cloneset:shop/extra')] });
+
+  it('an added target trains its model in the background and takes part in the next cycle', async () => {
+    const { models, trained } = counting();
+    const { service, store } = rig({ sources: { shop: plain(), cart: plain() }, models });
+    await service.loadModels();
+    await service.addTarget(extra());
+    expect(trained).toEqual(['shop', 'cart', 'shop.extra']);
+    await service.runCycle();
+    expect(store.get('shop.extra')?.model?.kind).toBe('m3');
+    expect(() => service.addTarget(extra())).toThrow(/exists already/);
+  });
+
+  it('a new bound keeps the model; a new history source trains a new one and frees the old', async () => {
+    const { models, trained, disposed } = counting();
+    const { service, store } = rig({ sources: { shop: plain(), cart: plain() }, models });
+    await service.addTarget(extra());
+    await service.replaceTarget(extra({ actuators: [{ ...cfg.targets[0].actuators[0], max: 7 }] }));
+    await service.runCycle();
+    expect(trained).toEqual(['shop.extra']);
+    expect(store.get('shop.extra')?.model?.kind).toBe('m1');
+    expect(service.targets.find((t) => t.config.name === 'shop.extra')?.config.actuators[0].max).toBe(7);
+    await service.replaceTarget(extra({ history: { ...cfg.targets[0].history, days: 2 } as (typeof cfg.targets)[number]['history'] }));
+    await service.runCycle();
+    expect(trained).toEqual(['shop.extra', 'shop.extra']);
+    expect(disposed).toEqual(['m1']);
+    expect(store.get('shop.extra')?.model?.kind).toBe('m2');
+  });
+
+  it('a removed target is never run again, its model is freed and its snapshot (the served metric) is gone, even with a cycle in flight', async () => {
+    const { models, disposed } = counting();
+    const box: { gate?: ReturnType<typeof deferred<void>> } = {};
+    const gated: MetricSource = {
+      description: 'gated',
+      history: async () => {
+        const g = box.gate;
+        if (g) await g.promise;
+        return history();
+      },
+    };
+    const { service, store } = rig({ sources: { shop: plain(), cart: plain() }, models });
+    await service.addTarget({ ...extra(), source: gated });
+    await service.runCycle();
+    expect(store.get('shop.extra')).toBeDefined();
+    box.gate = deferred<void>();
+    const cycle = service.runCycle(); // holds shop.extra's lock, waiting in its history read
+    await new Promise((r) => setTimeout(r, 20));
+    const removed = service.removeTarget('shop.extra');
+    box.gate.resolve();
+    await Promise.all([cycle, removed]);
+    expect(store.get('shop.extra')).toBeUndefined();
+    expect(disposed).toEqual(['m1']);
+    expect(service.has('shop.extra')).toBe(false);
+    const decisions = await service.runCycle();
+    expect(decisions.some((d) => d.target === 'shop.extra')).toBe(false);
+    expect(store.get('shop.extra')).toBeUndefined();
+  });
+});

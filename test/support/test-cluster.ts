@@ -45,6 +45,14 @@ export class TestCluster {
     return new TestCluster(await startCluster(), true);
   }
 
+  /**
+   * A control plane of the suite's own, even when the run shares one: for a suite that registers cluster-wide
+   * singletons (the external metrics APIService) that another suite registers too.
+   */
+  static async own(o: Parameters<typeof startCluster>[0] = {}): Promise<TestCluster> {
+    return new TestCluster(await startCluster(o), true);
+  }
+
   /** Stops the suite's keepers, and the control plane when the suite started it. */
   async release(): Promise<void> {
     for (const stop of this.keepers.splice(0)) await stop();

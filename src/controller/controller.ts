@@ -1,0 +1,293 @@
+import type { TargetConfig } from '../config/schema.js';
+import { PAUSED_ANNOTATION, type PredictiveScalerSpec, type PredictiveScalerStatus } from '../crd/predictive-scaler.js';
+import type { ControllerKubeApi, PsInformer, PsObject } from '../k8s/predictive-scalers.js';
+import { log } from '../obs/log.js';
+import type { Decision, TargetRuntime } from '../service/cycle.js';
+import type { TargetSnapshot } from '../service/state.js';
+import type { Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import { toTarget } from './convert.js';
+import { canonical, desiredHpas, ensureHpas } from './hpa.js';
+import { statusOf } from './status.js';
+
+/**
+ * The PredictiveScaler controller: watches PredictiveScalers (an informer per namespace, or one cluster-wide,
+ * restarted when its watch fails, and a full resync every `resyncSeconds`), and keeps the service's targets equal
+ * to them: added, replaced and removed live, with no restart. After every cycle it writes each one's status
+ * (conditions, model, forecast, plan) and records Events when a model is chosen, when fallback is entered or
+ * left, and when an actuation fails. In external-metric mode it creates and owns the HPA (src/controller/hpa.ts).
+ *
+ * Every replica watches and runs the targets (so every replica forecasts and serves the metric); only the leader
+ * writes status, Events and HPAs, as only the leader actuates.
+ */
+
+/** What the controller needs of the service: its live target set (PrescaleService). */
+export interface TargetHost {
+  has(name: string): boolean;
+  addTarget(runtime: TargetRuntime): Promise<void>;
+  replaceTarget(runtime: TargetRuntime): Promise<void>;
+  removeTarget(name: string): Promise<void>;
+}
+
+export interface ControllerOptions {
+  readonly api: ControllerKubeApi;
+  readonly host: TargetHost;
+  readonly store: { get(name: string): TargetSnapshot | undefined };
+  /** The target's source and actuators (src/service/wiring.ts); may throw, which the status reports. */
+  readonly runtimeOf: (t: TargetConfig) => TargetRuntime;
+  readonly isLeader: () => boolean;
+  readonly clock: Clock;
+  /** Empty: every namespace. */
+  readonly namespaces: readonly string[];
+  readonly resyncSeconds: number;
+  readonly allowLocalFiles: boolean;
+  /** First delay before a failed watch is started again; doubles up to a minute. */
+  readonly restartDelayMs?: number;
+}
+
+interface Tracked {
+  obj: PsObject;
+  readonly targetName: string;
+  /** What the running target was built from; kept when a later edit is invalid. */
+  running?: { readonly generation: number; readonly spec: PredictiveScalerSpec; readonly targetJson: string; readonly hpas: Map<string, string> };
+  invalid?: { readonly field: string; readonly message: string };
+  ownedProblem?: { readonly reason: string; readonly message: string };
+  /** The generation and pause annotation last reconciled: a status write's own update event changes neither. */
+  seen?: string;
+  /** HPAs not yet made as the spec says (a reconcile while not the leader, or a failed write). */
+  ensurePending: boolean;
+  previous?: PredictiveScalerStatus;
+  lastStatus?: string;
+  fallback?: boolean;
+  modelKey?: string;
+  failing?: string;
+  invalidEventFor?: number;
+}
+
+export class PredictiveScalerController {
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly informers: PsInformer[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private resync?: NodeJS.Timeout;
+  private readonly restarts = new Set<NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(private readonly o: ControllerOptions) {}
+
+  /** Starts the watches; resolves once each has listed what exists and those objects are reconciled. */
+  async start(): Promise<void> {
+    const namespaces = this.o.namespaces.length > 0 ? this.o.namespaces : [undefined];
+    for (const ns of namespaces) {
+      const inf = this.o.api.informer(ns);
+      inf.on('add', (obj) => void this.enqueue(() => this.reconcile(obj, false)));
+      inf.on('update', (obj) => void this.enqueue(() => this.reconcile(obj, false)));
+      inf.on('delete', (obj) => void this.enqueue(() => this.drop(keyOf(obj))));
+      inf.on('error', (err) => this.restartLater(inf, ns, err, this.o.restartDelayMs ?? 1000));
+      this.informers.push(inf);
+      // An apiserver that cannot be reached now is tried again (the error handler's restart), not fatal.
+      await inf.start().catch((err: unknown) => this.restartLater(inf, ns, err, this.o.restartDelayMs ?? 1000));
+    }
+    this.resync = setInterval(() => void this.enqueue(() => this.resyncAll()), this.o.resyncSeconds * 1000);
+    this.resync.unref();
+    await this.idle();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.resync) clearInterval(this.resync);
+    for (const t of this.restarts) clearTimeout(t);
+    await Promise.all(this.informers.map((i) => i.stop()));
+    await this.idle();
+  }
+
+  /** Resolves when everything queued so far is done (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  /** After each cycle: each PredictiveScaler's status and Events, from what the cycle did. */
+  afterCycle(decisions: readonly Decision[]): Promise<void> {
+    return this.enqueue(async () => {
+      for (const t of this.tracked.values()) {
+        if (!t.running) continue;
+        const mine = decisions.filter((d) => d.target === t.targetName);
+        await this.report(t, mine);
+      }
+    });
+  }
+
+  private enqueue(fn: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(fn).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'PredictiveScaler controller step failed'));
+    this.queue = run;
+    return run;
+  }
+
+  private restartLater(inf: PsInformer, ns: string | undefined, err: unknown, delayMs: number): void {
+    if (this.stopped) return;
+    log.warn({ namespace: ns ?? '(all)', err: errorMessage(err), retryInMs: delayMs }, 'PredictiveScaler watch failed; starting it again');
+    const timer = setTimeout(() => {
+      this.restarts.delete(timer);
+      if (this.stopped) return;
+      inf.start().then(
+        () => this.enqueue(() => this.resyncAll()),
+        (e: unknown) => this.restartLater(inf, ns, e, Math.min(delayMs * 2, 60_000)),
+      );
+    }, delayMs);
+    this.restarts.add(timer);
+  }
+
+  /** Every object again (HPAs made again if someone deleted one), and targets whose delete event was missed dropped. */
+  private async resyncAll(): Promise<void> {
+    const seen = new Set<string>();
+    for (const inf of this.informers) {
+      for (const obj of inf.list()) {
+        seen.add(keyOf(obj));
+        await this.reconcile(obj, true);
+      }
+    }
+    for (const key of [...this.tracked.keys()]) if (!seen.has(key)) await this.drop(key);
+  }
+
+  private async reconcile(obj: PsObject, force: boolean): Promise<void> {
+    if (this.stopped) return;
+    const key = keyOf(obj);
+    if (obj.metadata.deletionTimestamp) return this.drop(key);
+    let t = this.tracked.get(key);
+    if (!t) {
+      t = { obj, targetName: `${obj.metadata.namespace}.${obj.metadata.name}`, ensurePending: true };
+      this.tracked.set(key, t);
+    }
+    t.obj = obj;
+    const seen = `${obj.metadata.generation ?? 0}/${obj.metadata.annotations?.[PAUSED_ANNOTATION] ?? ''}`;
+    if (!force && t.seen === seen && !t.ensurePending) return;
+    t.seen = seen;
+    await this.apply(t);
+    if (t.running && (force || t.ensurePending)) await this.ensureOwned(t);
+    await this.report(t, []);
+  }
+
+  /** Makes the service's target what the spec says; an invalid spec keeps the last valid target running. */
+  private async apply(t: Tracked): Promise<void> {
+    const generation = t.obj.metadata.generation ?? 0;
+    const conv = toTarget(t.obj, { allowLocalFiles: this.o.allowLocalFiles });
+    if (!conv.ok) return this.invalid(t, generation, conv);
+    const targetJson = canonical(conv.target);
+    if (t.running && t.running.targetJson === targetJson) {
+      t.invalid = undefined;
+      t.running = { ...t.running, generation, spec: conv.spec };
+      t.ensurePending = true;
+      return;
+    }
+    let runtime: TargetRuntime;
+    try {
+      runtime = this.o.runtimeOf(conv.target);
+    } catch (err) {
+      return this.invalid(t, generation, { field: 'spec', message: errorMessage(err) });
+    }
+    const added = !t.running;
+    // The model loads (or trains) in the background: the target runs in fallback meanwhile, and status says so.
+    const loading = added && !this.o.host.has(t.targetName) ? this.o.host.addTarget(runtime) : this.o.host.replaceTarget(runtime);
+    loading.catch((err: unknown) => log.error({ target: t.targetName, err: errorMessage(err) }, 'loading the model failed'));
+    t.invalid = undefined;
+    t.running = { generation, spec: conv.spec, targetJson, hpas: new Map() };
+    t.ensurePending = true;
+    log.info({ target: t.targetName, generation }, added ? 'PredictiveScaler added' : 'PredictiveScaler changed');
+  }
+
+  private async invalid(t: Tracked, generation: number, why: { field: string; message: string }): Promise<void> {
+    t.invalid = { field: why.field, message: why.message };
+    log.warn({ target: t.targetName, generation, field: why.field, err: why.message }, 'PredictiveScaler spec invalid');
+    if (t.invalidEventFor !== generation) {
+      t.invalidEventFor = generation;
+      await this.event(t, 'Warning', 'InvalidSpec', `${why.field}: ${why.message}`);
+    }
+  }
+
+  private async ensureOwned(t: Tracked): Promise<void> {
+    if (!this.o.isLeader() || !t.running) return;
+    const desired = desiredHpas(t.obj, t.running.spec, t.targetName);
+    const r = await ensureHpas(this.o.api, t.obj, desired);
+    if (!r.ok) {
+      if (t.ownedProblem?.message !== r.message) await this.event(t, 'Warning', r.reason, r.message);
+      t.ownedProblem = { reason: r.reason, message: r.message };
+      t.ensurePending = true;
+      return;
+    }
+    t.ownedProblem = undefined;
+    t.ensurePending = false;
+    t.running.hpas.clear();
+    for (const d of desired) t.running.hpas.set(d.actuatorId, d.hpa.metadata!.name!);
+    for (const n of r.created) await this.event(t, 'Normal', 'HPACreated', `created HPA ${n}, which reads prescale-qps beside the spec's metrics`);
+    for (const n of r.updated) await this.event(t, 'Normal', 'HPAUpdated', `updated HPA ${n} to the spec`);
+    for (const n of r.deleted) await this.event(t, 'Normal', 'HPADeleted', `deleted HPA ${n}: the spec no longer asks for it`);
+  }
+
+  /** Events for what changed since the last report, then the status when it changed. */
+  private async report(t: Tracked, decisions: readonly Decision[]): Promise<void> {
+    if (!this.o.isLeader()) return;
+    if (t.ensurePending && t.running) await this.ensureOwned(t);
+    const snap = t.running ? this.o.store.get(t.targetName) : undefined;
+    if (snap) await this.snapshotEvents(t, snap, decisions);
+    const annotation = t.obj.metadata.annotations?.[PAUSED_ANNOTATION] === 'true';
+    const status = statusOf({
+      generation: t.obj.metadata.generation ?? 0,
+      nowMs: this.o.clock.now(),
+      invalid: t.invalid,
+      runningGeneration: t.running?.generation,
+      snapshot: snap,
+      ownedProblem: t.ownedProblem,
+      hpas: t.running?.hpas ?? new Map(),
+      pausedBy: annotation ? 'annotation' : t.running?.spec.mode === 'Preview' ? 'preview' : undefined,
+      previous: t.previous,
+    });
+    const json = canonical(status);
+    if (json === t.lastStatus) return;
+    try {
+      await this.o.api.patchStatus(t.obj.metadata.namespace, t.obj.metadata.name, status);
+      t.previous = status;
+      t.lastStatus = json;
+    } catch (err) {
+      log.warn({ target: t.targetName, err: errorMessage(err) }, 'cannot write PredictiveScaler status');
+    }
+  }
+
+  private async snapshotEvents(t: Tracked, snap: TargetSnapshot, decisions: readonly Decision[]): Promise<void> {
+    const modelKey = snap.model ? `${snap.model.kind}@${snap.model.trainedAtMs}` : undefined;
+    if (modelKey && modelKey !== t.modelKey) {
+      const mase = snap.model?.scores[snap.model.kind]?.mase;
+      await this.event(t, 'Normal', 'ModelChosen', `model ${snap.model!.kind} in use${typeof mase === 'number' ? ` (holdout MASE ${mase.toFixed(3)})` : ''}`);
+    }
+    t.modelKey = modelKey;
+    if (snap.fallback.active !== (t.fallback ?? false)) {
+      if (snap.fallback.active) await this.event(t, 'Warning', 'FallbackStarted', `holding capacity and serving observed load: ${snap.fallback.reason ?? 'unknown'}`);
+      else if (t.fallback !== undefined) await this.event(t, 'Normal', 'FallbackEnded', 'forecasting again');
+    }
+    t.fallback = snap.fallback.active;
+    const failed = decisions.flatMap((d) => d.actions.filter((a) => a.result === 'error').map((a) => `${a.actuator}: ${a.detail}`));
+    const failing = failed.length > 0 ? failed.join('; ') : undefined;
+    if (failing && failing !== t.failing) await this.event(t, 'Warning', 'ActuationFailed', failing);
+    t.failing = failing;
+  }
+
+  private async drop(key: string): Promise<void> {
+    const t = this.tracked.get(key);
+    if (!t) return;
+    this.tracked.delete(key);
+    // Its HPAs carry an ownerReference: the garbage collector removes them with the PredictiveScaler.
+    await this.o.host.removeTarget(t.targetName);
+    log.info({ target: t.targetName }, 'PredictiveScaler removed');
+  }
+
+  private async event(t: Tracked, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    if (!this.o.isLeader()) return;
+    try {
+      await this.o.api.createEvent({ object: t.obj, type, reason, message });
+    } catch (err) {
+      log.warn({ target: t.targetName, reason, err: errorMessage(err) }, 'cannot record an Event');
+    }
+  }
+}
+
+function keyOf(obj: PsObject): string {
+  return `${obj.metadata.namespace}/${obj.metadata.name}`;
+}

@@ -1,0 +1,151 @@
+import {
+  AutoscalingV2Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  makeInformer,
+  setHeaderOptions,
+  type Informer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+  type V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node';
+import { PS_GROUP, PS_PLURAL, PS_VERSION, type PredictiveScalerObject, type PredictiveScalerStatus } from '../crd/predictive-scaler.js';
+import { K8sError, toK8sError } from './client.js';
+
+/**
+ * The Kubernetes calls of the PredictiveScaler controller (src/controller), behind one narrow interface: watch
+ * PredictiveScalers, write their status, record Events on them, and keep the HPAs they own. Every call is in
+ * K8S_CALLS_USED (rbac.ts).
+ */
+
+export type PsObject = PredictiveScalerObject & KubernetesObject;
+
+/** A watch of PredictiveScalers with the objects it has seen; client-node's informer. */
+export type PsInformer = Informer<PsObject> & ObjectCache<PsObject>;
+
+export interface PsEvent {
+  readonly object: PredictiveScalerObject;
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface ControllerKubeApi {
+  /** A watch of PredictiveScalers in `namespace`, or in every namespace; not started. */
+  informer(namespace?: string): PsInformer;
+  /** Merge-patches the status subresource. */
+  patchStatus(ns: string, name: string, status: PredictiveScalerStatus): Promise<void>;
+  createEvent(e: PsEvent): Promise<void>;
+  /** undefined when it does not exist. */
+  getHpa(ns: string, name: string): Promise<V2HorizontalPodAutoscaler | undefined>;
+  createHpa(h: V2HorizontalPodAutoscaler): Promise<void>;
+  /** Replaces the HPA; `h.metadata.resourceVersion` makes it a compare-and-swap. */
+  replaceHpa(h: V2HorizontalPodAutoscaler): Promise<void>;
+  deleteHpa(ns: string, name: string): Promise<void>;
+  listHpas(ns: string, labelSelector: string): Promise<V2HorizontalPodAutoscaler[]>;
+}
+
+export class PredictiveScalerClient implements ControllerKubeApi {
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  private readonly autoscaling: AutoscalingV2Api;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly o: { readonly component: string; readonly instance: string; readonly timeoutMs?: number },
+  ) {
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.autoscaling = kc.makeApiClient(AutoscalingV2Api);
+  }
+
+  informer(namespace?: string): PsInformer {
+    const path = namespace ? `/apis/${PS_GROUP}/${PS_VERSION}/namespaces/${namespace}/${PS_PLURAL}` : `/apis/${PS_GROUP}/${PS_VERSION}/${PS_PLURAL}`;
+    const list = async (): Promise<KubernetesListObject<PsObject>> => {
+      const req = { group: PS_GROUP, version: PS_VERSION, plural: PS_PLURAL };
+      const r: unknown = namespace ? await this.custom.listNamespacedCustomObject({ ...req, namespace }) : await this.custom.listClusterCustomObject(req);
+      return r as KubernetesListObject<PsObject>;
+    };
+    return makeInformer(this.kc, path, list);
+  }
+
+  async patchStatus(ns: string, name: string, status: PredictiveScalerStatus): Promise<void> {
+    await this.call(`patch ${PS_PLURAL}/status ${ns}/${name}`, () =>
+      this.custom.patchNamespacedCustomObjectStatus(
+        { group: PS_GROUP, version: PS_VERSION, namespace: ns, plural: PS_PLURAL, name, body: { status } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
+  }
+
+  async createEvent(e: PsEvent): Promise<void> {
+    const m = e.object.metadata;
+    const now = new Date();
+    await this.call(`create events ${m.namespace}`, () =>
+      this.core.createNamespacedEvent({
+        namespace: m.namespace,
+        body: {
+          metadata: { generateName: `${m.name}.`, namespace: m.namespace },
+          involvedObject: { apiVersion: `${PS_GROUP}/${PS_VERSION}`, kind: 'PredictiveScaler', name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion },
+          type: e.type,
+          reason: e.reason,
+          message: e.message.slice(0, 1024),
+          source: { component: this.o.component },
+          reportingComponent: this.o.component,
+          reportingInstance: this.o.instance.slice(0, 128),
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      }),
+    );
+  }
+
+  async getHpa(ns: string, name: string): Promise<V2HorizontalPodAutoscaler | undefined> {
+    try {
+      return await this.call(`get horizontalpodautoscalers ${ns}/${name}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ namespace: ns, name }));
+    } catch (err) {
+      if (err instanceof K8sError && err.kind === 'not-found') return undefined;
+      throw err;
+    }
+  }
+
+  async createHpa(h: V2HorizontalPodAutoscaler): Promise<void> {
+    const ns = h.metadata?.namespace ?? '';
+    await this.call(`create horizontalpodautoscalers ${ns}/${h.metadata?.name ?? ''}`, () => this.autoscaling.createNamespacedHorizontalPodAutoscaler({ namespace: ns, body: h }));
+  }
+
+  async replaceHpa(h: V2HorizontalPodAutoscaler): Promise<void> {
+    const ns = h.metadata?.namespace ?? '';
+    const name = h.metadata?.name ?? '';
+    await this.call(`update horizontalpodautoscalers ${ns}/${name}`, () => this.autoscaling.replaceNamespacedHorizontalPodAutoscaler({ namespace: ns, name, body: h }));
+  }
+
+  async deleteHpa(ns: string, name: string): Promise<void> {
+    try {
+      await this.call(`delete horizontalpodautoscalers ${ns}/${name}`, () => this.autoscaling.deleteNamespacedHorizontalPodAutoscaler({ namespace: ns, name }));
+    } catch (err) {
+      if (!(err instanceof K8sError && err.kind === 'not-found')) throw err;
+    }
+  }
+
+  async listHpas(ns: string, labelSelector: string): Promise<V2HorizontalPodAutoscaler[]> {
+    const l = await this.call(`list horizontalpodautoscalers in ${ns}`, () => this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: ns, labelSelector }));
+    return l.items;
+  }
+
+  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    const timeout = AbortSignal.timeout(this.o.timeoutMs ?? 10_000);
+    try {
+      return await Promise.race([
+        run(),
+        new Promise<never>((_, reject) => timeout.addEventListener('abort', () => reject(new Error('timed out')), { once: true })),
+      ]);
+    } catch (err) {
+      throw toK8sError(what, err, timeout.aborted);
+    }
+  }
+}

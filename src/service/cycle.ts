@@ -333,9 +333,9 @@ function actuatorSnapshot(a: Actuator, p: Plan, current: number | undefined): Ac
   };
 }
 
-/** `cloneset:ns/name` → its namespace and name. */
+/** `cloneset:ns/name` (or `deployment:ns/name`, any kind the workload actuator scales) → its namespace and name. */
 function parseCloneSetId(id: string): { namespace?: string; name?: string } {
-  const m = /^cloneset:([^/]+)\/(.+)$/.exec(id);
+  const m = /^[a-z0-9]+:([^/]+)\/(.+)$/.exec(id);
   return m ? { namespace: m[1], name: m[2] } : {};
 }
 

@@ -73,7 +73,7 @@ const cond = (p: Ps | undefined, type: string): Condition | undefined => p?.stat
 /** Server-side apply taking over fields an earlier `kubectl patch` set (a user re-applying their manifest). */
 const forceApply = (yaml: string): Promise<string> => cluster.kubectlOk(['apply', '--server-side', '--force-conflicts', '--field-manager=prescale-tests', '-f', '-'], { input: yaml });
 
-function psYaml(name: string, o: { cloneSet: string; maxReplicas?: number; minReplicas?: number; mode?: string; annotations?: Obj } ): string {
+function psYaml(name: string, o: { cloneSet: string; maxReplicas?: number; minReplicas?: number; mode?: string; annotations?: Obj; workload?: { apiVersion: string; kind: string } }): string {
   return stringify({
     apiVersion: 'prescale.io/v1alpha1',
     kind: 'PredictiveScaler',
@@ -84,7 +84,7 @@ function psYaml(name: string, o: { cloneSet: string; maxReplicas?: number; minRe
       forecast: { model: 'seasonal-naive', horizonMinutes: 30, stepMinutes: 5 },
       scaleTargets: [
         {
-          scaleTargetRef: { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', name: o.cloneSet },
+          scaleTargetRef: { ...(o.workload ?? { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet' }), name: o.cloneSet },
           qpsPerReplica: 100,
           minReplicas: o.minReplicas ?? 2,
           maxReplicas: o.maxReplicas ?? 50,
@@ -271,6 +271,28 @@ spec:
     expect(preview.status?.forecast?.peakP90).toBeGreaterThan(0);
     // Nothing acts on its forecast: no HPA, and the CloneSet keeps the replicas it had.
     expect(await hpa('api')).toBeUndefined();
+  });
+
+  it('a Deployment is a scale target too: its HPA targets it and its metric is served', async () => {
+    await cluster.apply(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: front, namespace: ${NS}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: front}}
+  template:
+    metadata: {labels: {app: front}}
+    spec: {containers: [{name: front, image: registry.example/front:1}]}
+`);
+    await cluster.apply(psYaml('front', { cloneSet: 'front', workload: { apiVersion: 'apps/v1', kind: 'Deployment' } }));
+    const p = await until('PredictiveScaler front Ready with a forecast', async () => {
+      const x = await ps('front');
+      return cond(x, 'Ready')?.status === 'True' && cond(x, 'ForecastReady')?.status === 'True' ? x : undefined;
+    });
+    expect(p.status?.capacity?.[0]).toMatchObject({ target: 'deployment/front', hpa: 'front' });
+    expect((await getJson<{ spec: { scaleTargetRef: Obj } }>(['hpa', 'front', '-n', NS]))?.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'front' });
+    const raw = JSON.parse(await cluster.kubectlOk(['get', '--raw', `/apis/external.metrics.k8s.io/v1beta1/namespaces/${NS}/prescale-qps?labelSelector=target%3Dshop.front`])) as { items: { metricLabels: Obj }[] };
+    expect(raw.items.map((i) => i.metricLabels)).toEqual([{ target: 'shop.front', namespace: NS, cloneset: 'front' }]);
   });
 
   it('kubectl delete: the HPA is garbage-collected and the target dropped', async () => {

@@ -59,3 +59,14 @@ describe('config', () => {
     expect(errorOf(twice)).toContain('targets[1].name: duplicate target name "checkout"');
   });
 });
+
+describe("README's example config", () => {
+  it('parses as it is shown, controller and all', async () => {
+    const { readFileSync } = await import('node:fs');
+    const md = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = md.slice(md.indexOf('## Configuration')).split('```yaml')[1].split('```')[0];
+    const c = parseConfig(block, 'README.md');
+    expect(c.controller).toEqual({ enabled: true, namespaces: [], resyncSeconds: 300, allowLocalFiles: false });
+    expect(c.targets[0].actuators.map((a) => a.kind)).toEqual(['lambda-provisioned-concurrency', 'cloneset']);
+  });
+});

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { parse } from 'yaml';
-import { CRD_FILES, CRD_NAME } from '../../src/crd/manifest.js';
+import { CRD_FILES, CRD_NAME, predictiveScalerCrd } from '../../src/crd/manifest.js';
+import type { Schema } from '../../src/crd/openapi.js';
 import { predictiveScalerStatus, PS_API_VERSION, PS_KIND } from '../../src/crd/predictive-scaler.js';
 import { validateSpec } from '../../src/crd/validate.js';
 import { ROOT } from '../support/cli.js';
@@ -81,6 +83,74 @@ describe(`the specs of ${SPECS_FILE}: zod and the apiserver agree`, () => {
       expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     }
   });
+});
+
+/** Every property path of the spec schema (arrays at index 0): where a random mutation may land. */
+function fieldPaths(s: Schema, at: (string | number)[] = []): (string | number)[][] {
+  const here = at.length > 0 ? [at] : [];
+  if (s.type === 'array' && s.items) return [...here, ...fieldPaths(s.items, [...at, 0])];
+  if (s['x-kubernetes-preserve-unknown-fields']) return here;
+  return [...here, ...Object.entries(s.properties ?? {}).flatMap(([k, v]) => fieldPaths(v, [...at, k]))];
+}
+
+/** A copy of `spec` with `value` at `path` (intermediate objects and arrays made as needed; undefined deletes). */
+function setAt(spec: unknown, path: readonly (string | number)[], value: unknown): unknown {
+  const root = structuredClone(spec) as Record<string | number, unknown>;
+  let node = root;
+  path.slice(0, -1).forEach((p, i) => {
+    const next = node[p];
+    node[p] = next !== null && typeof next === 'object' ? next : typeof path[i + 1] === 'number' ? [] : {};
+    node = node[p] as Record<string | number, unknown>;
+  });
+  const last = path[path.length - 1];
+  if (value === undefined) delete node[last];
+  else node[last] = value;
+  return root;
+}
+
+describe('random mutations of the valid specs: whatever zod accepts, the apiserver accepts', () => {
+  const specSchema = (predictiveScalerCrd() as { spec: { versions: { schema: { openAPIV3Schema: Schema } }[] } }).spec.versions[0].schema.openAPIV3Schema.properties?.spec as Schema;
+  const paths = fieldPaths(specSchema);
+  const nodeAt = (path: readonly (string | number)[]): Schema => path.reduce<Schema>((n, p) => (typeof p === 'number' ? (n.items as Schema) : (n.properties?.[p] as Schema)), specSchema);
+  const strings = ['', 'x', 'AWS/Lambda', 'http://prom:9090', ' http://prom:9090', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00.5+01:00', '2026-01-01T00:00:00', '$LATEST', 'apps/v1', 'Deployment'];
+  /** Values worth trying at a node: its enum, its limits and either side of them, and a wrong type; undefined deletes the key. */
+  function candidates(n: Schema): unknown[] {
+    const around = (v: number | undefined) => (v === undefined ? [] : [v, v + 1, v - 1]);
+    switch (n.type) {
+      case 'string':
+        return [undefined, 1, ...(n.enum ?? strings)];
+      case 'integer':
+      case 'number':
+        return [undefined, '1', 0, 1, 0.5, 2.5, 0.9, ...(n.enum ?? []), ...around(n.minimum), ...around(n.maximum)];
+      case 'object':
+        return [undefined, {}, 'x'];
+      case 'array':
+        return [undefined, [], 'x'];
+      default:
+        return [undefined, true, 'x'];
+    }
+  }
+  const mutation = fc.record({ base: fc.integer({ min: 0, max: valid.length - 1 }), edits: fc.array(fc.tuple(fc.integer({ min: 0, max: paths.length - 1 }), fc.nat()), { minLength: 1, maxLength: 2 }) });
+
+  it('holds for 80 specs (seeded: a failure prints the spec)', async () => {
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(mutation, async (m) => {
+        const spec = m.edits.reduce<unknown>((s, [p, v]) => {
+          const c = candidates(nodeAt(paths[p]));
+          return setAt(s, paths[p], c[v % c.length]);
+        }, valid[m.base].spec);
+        const z = validateSpec(spec);
+        const r = await dryRun(obj('mutant', spec));
+        if (z.ok) accepted++;
+        // zod accepts ⇒ the apiserver accepts; equivalently, the apiserver rejects ⇒ zod rejects.
+        if (z.ok && r.code !== 0) throw new Error(`zod accepts ${JSON.stringify(spec)} but the apiserver says: ${r.stderr}`);
+      }),
+      { numRuns: 80, seed: 17, endOnFailure: true },
+    );
+    // The mutations are not all rejected by zod, or the property would prove nothing.
+    expect(accepted).toBeGreaterThan(15);
+  }, 120_000);
 });
 
 describe('unknown fields', () => {

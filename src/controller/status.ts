@@ -70,9 +70,14 @@ function readyFacts(i: StatusInput): CondFacts {
 function forecastFacts(i: StatusInput): CondFacts {
   const s = i.snapshot;
   if (!s) return { status: 'Unknown', reason: 'Pending', message: 'no cycle has run for this target yet' };
-  if (!s.model) return { status: 'False', reason: 'ModelTraining', message: 'no model yet: loading or training one from the history' };
-  if (s.fallback.active || !s.forecast) return { status: 'False', reason: 'Fallback', message: s.fallback.reason ?? 'no forecast' };
+  if (s.fallback.active || !s.forecast) {
+    if (!s.model) return { status: 'False', reason: 'ModelTraining', message: `no model yet (loading or training one from the history): ${s.fallback.reason ?? 'no forecast'}` };
+    return { status: 'False', reason: 'Fallback', message: s.fallback.reason ?? 'no forecast' };
+  }
   const peak = windowPeak(s);
+  if (!s.model) {
+    return { status: 'True', reason: 'SeasonalBaseline', message: `no model yet (training); the seasonal baseline forecasts meanwhile: next ${peak.windowMinutes} min peak p50 ${peak.peakP50}, p90 ${peak.peakP90} QPS` };
+  }
   const by = s.qualityGate?.active ? 'the seasonal baseline (the model did worse than it lately)' : `model ${s.model.kind}`;
   return {
     status: 'True',
@@ -84,7 +89,7 @@ function forecastFacts(i: StatusInput): CondFacts {
 const FALLBACK_REASONS: readonly [RegExp, string][] = [
   [/^history unavailable/, 'HistoryUnavailable'],
   [/^no observed load/, 'HistoryStale'],
-  [/^forecast failed: no model yet/, 'NoModel'],
+  [/^no model yet/, 'NoModel'],
   [/^forecast failed/, 'ForecastFailed'],
   [/baseline/, 'BaselineFailed'],
 ];

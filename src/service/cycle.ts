@@ -85,6 +85,8 @@ interface Observation {
   readonly gate?: GateVerdict;
   /** What the calendar did to `forecast`, when it lifted it. */
   readonly uplift?: AppliedUplift;
+  /** True when the target has no model yet (a target just added, still training): `forecast` is the seasonal baseline's. */
+  readonly untrained?: boolean;
 }
 
 const CHART_MS = DAY_MS;
@@ -130,6 +132,7 @@ export class Cycle {
     }
     const observed = latestObserved(history, now - fc.maxHistoryAgeMinutes * MINUTE_MS);
     if (observed === undefined) return { history, observedQps: NaN, fallback: `no observed load in the last ${fc.maxHistoryAgeMinutes} min` };
+    if (!st.model) return untrainedForecast(st, history, observed, now);
     let forecast: QuantileForecast;
     let uplift: AppliedUplift | undefined;
     try {
@@ -264,6 +267,25 @@ function sameSeries(a: Series, b: Series): boolean {
  * The daily seasonal-naive forecast, acted on while the quality gate distrusts the model; with the target's
  * calendar around it, so that a coming promo is still lifted and yesterday's is not repeated.
  */
+/**
+ * A target without a model yet (added while the service runs; its model loads or trains in the background) is
+ * forecast by the seasonal baseline meanwhile, as the quality gate does for a model worse than it: at the config's
+ * step and horizon, through the calendar, checked for plausibility. Without a day of history the baseline fails
+ * too, and the target is in fallback.
+ */
+async function untrainedForecast(st: TargetState, history: Series, observedQps: number, now: number): Promise<Observation> {
+  const fc = st.runtime.config.forecast;
+  const stepMs = fc.stepMinutes * MINUTE_MS;
+  try {
+    const b = await baselineForecast(st, history, { stepMs, horizon: Math.ceil(fc.horizonMinutes / fc.stepMinutes), now });
+    const implausible = implausibility(b.forecast, history);
+    if (implausible) return { history, observedQps, fallback: `no model yet, and the seasonal baseline is implausible: ${implausible}` };
+    return { history, observedQps, ...b, untrained: true };
+  } catch (err: unknown) {
+    return { history, observedQps, fallback: `no model yet, and the seasonal baseline failed: ${errorMessage(err)}` };
+  }
+}
+
 async function baselineForecast(st: TargetState, history: Series, o: { stepMs: number; horizon: number; now: number }): Promise<{ forecast: QuantileForecast; uplift?: AppliedUplift }> {
   const context = modelContext(history, o.stepMs, o.now);
   const base = createForecaster('seasonal-naive', { stepMs: o.stepMs, horizon: o.horizon });
@@ -315,7 +337,7 @@ export function implausibility(f: QuantileForecast, history: Series): string | u
 
 /** Which forecast the plan used, and what the calendar did to it. */
 function forecastFacts(obs: Observation): Pick<Decision, 'forecastSource' | 'calendarUplift'> {
-  const forecastSource = obs.forecast ? (obs.gate?.active ? 'seasonal-baseline' : 'model') : 'none';
+  const forecastSource = obs.forecast ? (obs.gate?.active || obs.untrained ? 'seasonal-baseline' : 'model') : 'none';
   return { forecastSource, ...(obs.uplift ? { calendarUplift: obs.uplift } : {}) };
 }
 

@@ -134,6 +134,8 @@ describe('status', () => {
     expect(fb.conditions.find((c) => c.type === 'ForecastReady')).toMatchObject({ status: 'False', reason: 'Fallback' });
     const training = statusOf({ ...base, snapshot: snapshot({ model: undefined, forecast: undefined, fallback: { active: true, reason: 'forecast failed: no model yet' } }) });
     expect(training.conditions.find((c) => c.type === 'ForecastReady')?.reason).toBe('ModelTraining');
+    const young = statusOf({ ...base, snapshot: snapshot({ model: undefined }) });
+    expect(young.conditions.find((c) => c.type === 'ForecastReady')).toMatchObject({ status: 'True', reason: 'SeasonalBaseline', message: expect.stringMatching(/^no model yet \(training\); the seasonal baseline forecasts meanwhile/) });
     const invalid = statusOf({ ...base, invalid: { field: 'spec.scaleTargets[0].minReplicas', message: 'minReplicas must not exceed maxReplicas' }, runningGeneration: 3, snapshot: snapshot() });
     expect(invalid.conditions[0]).toMatchObject({ status: 'False', reason: 'InvalidSpec', message: 'spec.scaleTargets[0].minReplicas: minReplicas must not exceed maxReplicas; still running generation 3' });
     const conflict = statusOf({ ...base, ownedProblem: { reason: 'HPAConflict', message: 'HPA shop/checkout exists' }, snapshot: snapshot() });

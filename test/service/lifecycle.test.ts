@@ -177,6 +177,22 @@ describe('targets added, replaced and removed while the service runs (the Predic
     expect(() => service.addTarget(extra())).toThrow(/exists already/);
   });
 
+  it('until its model is trained, an added target is forecast by the seasonal baseline, or in fallback without a day of history', async () => {
+    const training = deferred<LoadedModel>();
+    const models: ModelProvider = { load: () => Promise.resolve(undefined), train: () => training.promise, score: () => 0, save: () => Promise.resolve() };
+    const { service, store } = rig({ sources: { shop: plain(), cart: plain() }, models });
+    const twoDays: MetricSource = { description: 'two days', history: (from, to) => Promise.resolve(makeSeries(from, MINUTE_MS, Array(Math.round((to - from) / MINUTE_MS)).fill(1500))) };
+    const days2 = { ...cfg.targets[0].history, days: 2 } as (typeof cfg.targets)[number]['history'];
+    void service.addTarget({ ...extra({ name: 'shop.young', history: days2 }), source: twoDays });
+    void service.addTarget(extra({ name: 'shop.short' })); // 2 hours of history: no season to repeat
+    const decisions = await service.runCycle();
+    const young = decisions.find((d) => d.target === 'shop.young');
+    expect(young).toMatchObject({ fallback: null, forecastSource: 'seasonal-baseline', plannedCapacity: 15 });
+    expect(store.get('shop.young')?.model).toBeUndefined();
+    expect(decisions.find((d) => d.target === 'shop.short')?.fallback).toMatch(/^no model yet, and the seasonal baseline failed/);
+    training.resolve(level('trained', 1000));
+  });
+
   it('a new bound keeps the model; a new history source trains a new one and frees the old', async () => {
     const { models, trained, disposed } = counting();
     const { service, store } = rig({ sources: { shop: plain(), cart: plain() }, models });

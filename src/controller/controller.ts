@@ -238,6 +238,7 @@ export class PredictiveScalerController {
       ownedProblem: t.ownedProblem,
       hpas: t.running?.hpas ?? new Map(),
       pausedBy: annotation ? 'annotation' : t.running?.spec.mode === 'Preview' ? 'preview' : undefined,
+      mode: t.running?.spec.mode,
       previous: t.previous,
     });
     const json = canonical(status);

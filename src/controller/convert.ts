@@ -2,7 +2,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { targetSchema, type ActuatorConfig, type TargetConfig } from '../config/schema.js';
 import { formatPath } from '../config/load.js';
-import { PAUSED_ANNOTATION, predictiveScalerSpec, type PredictiveScalerObject, type PredictiveScalerSpec, type ScaleTargetSpec } from '../crd/predictive-scaler.js';
+import { PAUSED_ANNOTATION, type PredictiveScalerObject, type PredictiveScalerSpec, type ScaleTargetSpec } from '../crd/predictive-scaler.js';
+import { validateSpec } from '../crd/validate.js';
 
 /**
  * A PredictiveScaler becomes one of the service's targets, the same TargetConfig a config file's `targets` entry
@@ -31,14 +32,9 @@ export function targetName(namespace: string, name: string): string {
 /** The service target of a PredictiveScaler, or the first problem: the field (`spec.history.url`) and the rule broken. */
 export function toTarget(obj: PredictiveScalerObject, o: ConvertOptions): Converted {
   const { namespace, name } = obj.metadata;
-  const parsed = predictiveScalerSpec.safeParse(obj.spec ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const keys = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
-    const rule = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
-    return { ok: false, field: formatPath(['spec', ...keys]), message: rule };
-  }
-  const spec = parsed.data;
+  const parsed = validateSpec(obj.spec ?? {});
+  if (!parsed.ok) return parsed;
+  const spec = parsed.spec;
   const tname = targetName(namespace, name);
   if (tname.length > 63 || !LABEL_VALUE.test(tname)) {
     return { ok: false, field: 'metadata.name', message: `"${tname}" (namespace.name) must be a label value of at most 63 characters` };

@@ -23,6 +23,8 @@ export interface StatusInput {
   /** The HPA owned for each actuator id, in external-metric mode. */
   readonly hpas: ReadonlyMap<string, string>;
   readonly pausedBy?: 'annotation' | 'preview';
+  /** The spec's mode, of the generation running (absent when none is). */
+  readonly mode?: 'Auto' | 'Preview';
   readonly previous?: PredictiveScalerStatus;
 }
 
@@ -41,6 +43,7 @@ export function statusOf(i: StatusInput): PredictiveScalerStatus {
   const firstScale = snap?.actuators.find((a) => a.kind === 'cloneset');
   return {
     observedGeneration: i.generation,
+    ...(i.mode ? { mode: i.pausedBy === 'annotation' ? 'Paused' : i.mode } : {}),
     conditions,
     ...(snap?.model ? { model: modelOf(snap) } : {}),
     ...(snap?.forecast && snap.forecastAtMs !== undefined ? { forecast: windowPeak(snap) } : {}),

@@ -109,7 +109,9 @@ export const capacityStatus = z
 export const predictiveScalerStatus = z
   .object({
     observedGeneration: z.number().int().nonnegative().optional(),
-    conditions: z.array(conditionSchema).default([]),
+    /** What the target does now: `Auto`, `Preview`, or `Paused` (annotated prescale.io/paused). */
+    mode: z.enum(['Auto', 'Preview', 'Paused']).optional(),
+    conditions: z.array(conditionSchema).default([]).meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
     /** The model in use and its holdout score (MASE on the last day held out). */
     model: z
       .object({ kind: z.string(), trainedAt: z.iso.datetime({ offset: true }), holdoutMase: z.number().optional() })
@@ -148,7 +150,7 @@ export interface PredictiveScalerObject {
 /** The printer columns of `kubectl get psc`. */
 export const PRINTER_COLUMNS = [
   { name: 'Target', type: 'string', jsonPath: '.spec.scaleTargets[0].scaleTargetRef.name', description: 'The first scale target' },
-  { name: 'Mode', type: 'string', jsonPath: '.spec.mode' },
+  { name: 'Mode', type: 'string', jsonPath: '.status.mode', description: 'Auto, Preview, or Paused (annotated prescale.io/paused)' },
   { name: 'Model', type: 'string', jsonPath: '.status.model.kind' },
   { name: 'P90', type: 'number', jsonPath: '.status.forecast.peakP90', description: 'p90 of the peak QPS over the next forecast window' },
   { name: 'Planned', type: 'integer', jsonPath: '.status.plannedReplicas', description: 'Replicas the first scale target is planned to have' },

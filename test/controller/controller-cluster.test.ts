@@ -164,12 +164,19 @@ describe('PredictiveScaler on a real control plane', () => {
   it('kubectl apply: Ready with a forecast, an owned HPA that reads prescale-qps beside the reactive metric, the metric served', async () => {
     const appliedAt = Date.now();
     await cluster.apply(psYaml('web', { cloneSet: 'web' }));
-    const ready = await until('PredictiveScaler web Ready with a forecast', async () => {
+    // Within its first cycle: Ready, forecast by the seasonal baseline while its own model trains in the background.
+    const first = await until('PredictiveScaler web Ready with a forecast', async () => {
       const p = await ps('web');
       return cond(p, 'Ready')?.status === 'True' && cond(p, 'ForecastReady')?.status === 'True' ? p : undefined;
     });
     const seconds = (Date.now() - appliedAt) / 1000;
-    process.stderr.write(`controller: PredictiveScaler Ready with a forecast ${seconds.toFixed(1)} s after kubectl apply (cycle every 5 s)\n`);
+    process.stderr.write(`controller: PredictiveScaler Ready with a forecast (${cond(first, 'ForecastReady')?.reason}) ${seconds.toFixed(1)} s after kubectl apply (cycle every 5 s)\n`);
+    expect(first.status?.forecast?.peakP90).toBeGreaterThan(100);
+    // Then with its model.
+    const ready = await until('PredictiveScaler web forecast by its model', async () => {
+      const p = await ps('web');
+      return cond(p, 'ForecastReady')?.reason === 'ModelForecast' ? p : undefined;
+    });
     uid = ready!.metadata.uid;
     expect(ready!.status?.observedGeneration).toBe(ready!.metadata.generation);
     expect(ready!.status?.model?.kind).toBe('seasonal-naive');
@@ -229,7 +236,7 @@ describe('PredictiveScaler on a real control plane', () => {
       return cond(x, 'Ready')?.reason === 'InvalidSpec' ? x : undefined;
     });
     expect(cond(p, 'Ready')).toMatchObject({ status: 'False', observedGeneration: 3 });
-    expect(cond(p, 'Ready')?.message).toMatch(/^spec\.scaleTargets\[0\]\.minReplicas: minReplicas must not exceed maxReplicas; still running generation 2/);
+    expect(cond(p, 'Ready')?.message).toMatch(/^spec\.scaleTargets\[0\]\.minReplicas: minReplicas must not exceed maxReplicas \(9 given\); still running generation 2/);
     expect((await hpa('web'))?.spec.maxReplicas).toBe(7);
     const events = await cluster.kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=web,involvedObject.kind=PredictiveScaler', '-o', 'jsonpath={.items[*].reason}']);
     expect(events.split(' ')).toEqual(expect.arrayContaining(['HPACreated', 'ModelChosen', 'HPAUpdated', 'InvalidSpec']));

@@ -26,7 +26,7 @@ export const MANAGED_BY = 'prescale';
 const positive = z.number().positive();
 
 /** An autoscaling/v2 object passed through to the HPA as it is; the apiserver validates it when the HPA is written. */
-const passThrough = (description: string) => z.record(z.string(), z.unknown()).meta({ description, 'x-kubernetes-preserve-unknown-fields': true });
+const passThrough = (description: string): z.ZodRecord<z.ZodString, z.ZodUnknown> => z.record(z.string(), z.unknown()).meta({ description, 'x-kubernetes-preserve-unknown-fields': true });
 
 export const scaleTargetSpec = z
   .object({

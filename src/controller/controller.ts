@@ -8,7 +8,7 @@ import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { toTarget } from './convert.js';
 import { canonical, desiredHpas, ensureHpas } from './hpa.js';
-import { statusOf } from './status.js';
+import { statusOf, type StatusInput } from './status.js';
 
 /**
  * The PredictiveScaler controller: watches PredictiveScalers (an informer per namespace, or one cluster-wide,
@@ -108,11 +108,7 @@ export class PredictiveScalerController {
   /** After each cycle: each PredictiveScaler's status and Events, from what the cycle did. */
   afterCycle(decisions: readonly Decision[]): Promise<void> {
     return this.enqueue(async () => {
-      for (const t of this.tracked.values()) {
-        if (!t.running) continue;
-        const mine = decisions.filter((d) => d.target === t.targetName);
-        await this.report(t, mine);
-      }
+      for (const t of this.tracked.values()) if (t.running) await this.report(t, decisions);
     });
   }
 
@@ -163,7 +159,7 @@ export class PredictiveScalerController {
     t.seen = seen;
     await this.apply(t);
     if (t.running && (force || t.ensurePending)) await this.ensureOwned(t);
-    await this.report(t, []);
+    await this.report(t);
   }
 
   /** Makes the service's target what the spec says; an invalid spec keeps the last valid target running. */
@@ -222,25 +218,20 @@ export class PredictiveScalerController {
     for (const n of r.deleted) await this.event(t, 'Normal', 'HPADeleted', `deleted HPA ${n}: the spec no longer asks for it`);
   }
 
-  /** Events for what changed since the last report, then the status when it changed. */
-  private async report(t: Tracked, decisions: readonly Decision[]): Promise<void> {
+  /**
+   * Events for what changed since the last report, then the status when it changed. `decisions` is what the cycle
+   * just did (undefined when reporting after a reconcile, between cycles: actuation failures are judged per cycle).
+   */
+  private async report(t: Tracked, decisions?: readonly Decision[]): Promise<void> {
     if (!this.o.isLeader()) return;
     if (t.ensurePending && t.running) await this.ensureOwned(t);
     const snap = t.running ? this.o.store.get(t.targetName) : undefined;
-    if (snap) await this.snapshotEvents(t, snap, decisions);
-    const annotation = t.obj.metadata.annotations?.[PAUSED_ANNOTATION] === 'true';
-    const status = statusOf({
-      generation: t.obj.metadata.generation ?? 0,
-      nowMs: this.o.clock.now(),
-      invalid: t.invalid,
-      runningGeneration: t.running?.generation,
-      snapshot: snap,
-      ownedProblem: t.ownedProblem,
-      hpas: t.running?.hpas ?? new Map(),
-      pausedBy: annotation ? 'annotation' : t.running?.spec.mode === 'Preview' ? 'preview' : undefined,
-      mode: t.running?.spec.mode,
-      previous: t.previous,
-    });
+    if (snap) {
+      await this.modelEvent(t, snap);
+      await this.fallbackEvent(t, snap);
+    }
+    if (decisions) await this.failureEvent(t, decisions);
+    const status = statusOf(this.statusInput(t, snap));
     const json = canonical(status);
     if (json === t.lastStatus) return;
     try {
@@ -252,19 +243,43 @@ export class PredictiveScalerController {
     }
   }
 
-  private async snapshotEvents(t: Tracked, snap: TargetSnapshot, decisions: readonly Decision[]): Promise<void> {
-    const modelKey = snap.model ? `${snap.model.kind}@${snap.model.trainedAtMs}` : undefined;
-    if (modelKey && modelKey !== t.modelKey) {
-      const mase = snap.model?.scores[snap.model.kind]?.mase;
-      await this.event(t, 'Normal', 'ModelChosen', `model ${snap.model!.kind} in use${typeof mase === 'number' ? ` (holdout MASE ${mase.toFixed(3)})` : ''}`);
+  private statusInput(t: Tracked, snap: TargetSnapshot | undefined): StatusInput {
+    const mode = t.running?.spec.mode;
+    const annotated = t.obj.metadata.annotations?.[PAUSED_ANNOTATION] === 'true';
+    return {
+      generation: t.obj.metadata.generation ?? 0,
+      nowMs: this.o.clock.now(),
+      invalid: t.invalid,
+      runningGeneration: t.running?.generation,
+      snapshot: snap,
+      ownedProblem: t.ownedProblem,
+      hpas: t.running?.hpas ?? new Map(),
+      pausedBy: annotated ? 'annotation' : mode === 'Preview' ? 'preview' : undefined,
+      mode,
+      previous: t.previous,
+    };
+  }
+
+  private async modelEvent(t: Tracked, snap: TargetSnapshot): Promise<void> {
+    const m = snap.model;
+    const key = m ? `${m.kind}@${m.trainedAtMs}` : undefined;
+    if (m && key !== t.modelKey) {
+      const mase = m.scores[m.kind]?.mase;
+      await this.event(t, 'Normal', 'ModelChosen', `model ${m.kind} in use${typeof mase === 'number' ? ` (holdout MASE ${mase.toFixed(3)})` : ''}`);
     }
-    t.modelKey = modelKey;
-    if (snap.fallback.active !== (t.fallback ?? false)) {
-      if (snap.fallback.active) await this.event(t, 'Warning', 'FallbackStarted', `holding capacity and serving observed load: ${snap.fallback.reason ?? 'unknown'}`);
-      else if (t.fallback !== undefined) await this.event(t, 'Normal', 'FallbackEnded', 'forecasting again');
-    }
-    t.fallback = snap.fallback.active;
-    const failed = decisions.flatMap((d) => d.actions.filter((a) => a.result === 'error').map((a) => `${a.actuator}: ${a.detail}`));
+    t.modelKey = key;
+  }
+
+  private async fallbackEvent(t: Tracked, snap: TargetSnapshot): Promise<void> {
+    const active = snap.fallback.active;
+    if (active && t.fallback !== true) await this.event(t, 'Warning', 'FallbackStarted', `holding capacity and serving observed load: ${snap.fallback.reason ?? 'unknown'}`);
+    if (!active && t.fallback === true) await this.event(t, 'Normal', 'FallbackEnded', 'forecasting again');
+    t.fallback = active;
+  }
+
+  /** An Event when actuation starts failing, or fails differently; not one per cycle while it keeps failing alike. */
+  private async failureEvent(t: Tracked, decisions: readonly Decision[]): Promise<void> {
+    const failed = decisions.filter((d) => d.target === t.targetName).flatMap((d) => d.actions.filter((a) => a.result === 'error').map((a) => `${a.actuator}: ${a.detail}`));
     const failing = failed.length > 0 ? failed.join('; ') : undefined;
     if (failing && failing !== t.failing) await this.event(t, 'Warning', 'ActuationFailed', failing);
     t.failing = failing;

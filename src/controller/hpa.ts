@@ -111,41 +111,45 @@ export function canonical(x: unknown): string {
  */
 export async function ensureHpas(api: ControllerKubeApi, obj: PredictiveScalerObject, desired: readonly DesiredHpa[]): Promise<EnsureResult> {
   const { namespace, name, uid } = obj.metadata;
-  const created: string[] = [];
-  const updated: string[] = [];
-  const deleted: string[] = [];
+  const done = { created: [] as string[], updated: [] as string[], deleted: [] as string[] };
   try {
     for (const d of desired) {
-      const hname = d.hpa.metadata!.name!;
-      const have = await api.getHpa(namespace, hname);
-      if (!have) {
-        await api.createHpa(d.hpa);
-        created.push(hname);
-        continue;
-      }
-      const mine = ownedBy(have, uid);
-      if (!mine && have.metadata?.annotations?.[ADOPT_ANNOTATION] !== name) {
+      const r = await ensureOne(api, obj, d.hpa);
+      if (r === 'conflict') {
+        const hname = d.hpa.metadata!.name!;
         return {
           ok: false,
           reason: 'HPAConflict',
           message: `HPA ${namespace}/${hname} exists and is not owned by this PredictiveScaler; annotate it ${ADOPT_ANNOTATION}=${name} to let prescale take it over, or delete it`,
         };
       }
-      if (mine && managedPart(have, d.hpa) === managedPart(d.hpa, d.hpa)) continue;
-      const keep = have.metadata?.annotations ?? {};
-      await api.replaceHpa({ ...d.hpa, metadata: { ...d.hpa.metadata, annotations: keep, resourceVersion: have.metadata?.resourceVersion } });
-      updated.push(hname);
+      if (r !== 'kept') done[r].push(d.hpa.metadata!.name!);
     }
     const want = new Set(desired.map((d) => d.hpa.metadata!.name!));
     for (const h of await api.listHpas(namespace, `${OWNER_LABEL}=${name}`)) {
       const hname = h.metadata?.name ?? '';
-      if (!want.has(hname) && ownedBy(h, uid)) {
-        await api.deleteHpa(namespace, hname);
-        deleted.push(hname);
-      }
+      if (want.has(hname) || !ownedBy(h, uid)) continue;
+      await api.deleteHpa(namespace, hname);
+      done.deleted.push(hname);
     }
-    return { ok: true, created, updated, deleted };
+    return { ok: true, ...done };
   } catch (err) {
     return { ok: false, reason: 'HPAError', message: `cannot keep the HPAs of ${namespace}/${name}: ${errorMessage(err)}` };
   }
+}
+
+/** One desired HPA: created, updated (drifted, or adopted), kept as it is, or a conflict (not ours, not annotated). */
+async function ensureOne(api: ControllerKubeApi, obj: PredictiveScalerObject, want: V2HorizontalPodAutoscaler): Promise<'created' | 'updated' | 'kept' | 'conflict'> {
+  const { namespace, name, uid } = obj.metadata;
+  const have = await api.getHpa(namespace, want.metadata!.name!);
+  if (!have) {
+    await api.createHpa(want);
+    return 'created';
+  }
+  const mine = ownedBy(have, uid);
+  if (!mine && have.metadata?.annotations?.[ADOPT_ANNOTATION] !== name) return 'conflict';
+  if (mine && managedPart(have, want) === managedPart(want, want)) return 'kept';
+  // The HPA's own annotations (the adopt annotation, a user's) stay; resourceVersion makes the write a compare-and-swap.
+  await api.replaceHpa({ ...want, metadata: { ...want.metadata, annotations: have.metadata?.annotations ?? {}, resourceVersion: have.metadata?.resourceVersion } });
+  return 'updated';
 }

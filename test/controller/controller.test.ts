@@ -204,6 +204,8 @@ describe('PredictiveScaler controller', () => {
     snapshots.set('shop.web', snap(true));
     const failing = { target: 'shop.web', actions: [{ atMs: 1, target: 'shop.web', actuator: 'deployment:shop/web', action: 'patch-scale', result: 'error', detail: 'HTTP 403' }] } as never;
     await controller.afterCycle([failing]);
+    // A reconcile between cycles (the resync) does not make the failure look new.
+    await (controller as unknown as { resyncAll(): Promise<void> }).resyncAll();
     await controller.afterCycle([failing]);
     snapshots.set('shop.web', snap(false));
     await controller.afterCycle([]);

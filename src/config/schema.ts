@@ -233,9 +233,15 @@ export const configSchema = z
          * file, a model directory). Off: anyone who can write a PredictiveScaler could make prescale read any file.
          */
         allowLocalFiles: z.boolean().default(false),
+        /**
+         * Whether a PredictiveScaler may use prescale's AWS identity: read CloudWatch, drive a Lambda alias's
+         * provisioned concurrency. Off: anyone who can write a PredictiveScaler could act on any alias prescale's IAM
+         * role reaches. Turn it on where writing PredictiveScalers is limited to those trusted with that role.
+         */
+        allowAws: z.boolean().default(false),
       })
       .strict()
-      .default({ enabled: false, namespaces: [], resyncSeconds: 300, allowLocalFiles: false }),
+      .default({ enabled: false, namespaces: [], resyncSeconds: 300, allowLocalFiles: false, allowAws: false }),
     targets: z.array(targetSchema).default([]),
   })
   .strict()

@@ -1,5 +1,5 @@
 import type { TargetConfig } from '../config/schema.js';
-import { PAUSED_ANNOTATION, type PredictiveScalerSpec, type PredictiveScalerStatus } from '../crd/predictive-scaler.js';
+import { PAUSED_ANNOTATION, predictiveScalerStatus, type PredictiveScalerSpec, type PredictiveScalerStatus } from '../crd/predictive-scaler.js';
 import type { ControllerKubeApi, PsInformer, PsObject } from '../k8s/predictive-scalers.js';
 import { log } from '../obs/log.js';
 import type { Decision, TargetRuntime } from '../service/cycle.js';
@@ -41,8 +41,12 @@ export interface ControllerOptions {
   readonly namespaces: readonly string[];
   readonly resyncSeconds: number;
   readonly allowLocalFiles: boolean;
+  /** `controller.allowAws`. */
+  readonly allowAws?: boolean;
   /** First delay before a failed watch is started again; doubles up to a minute. */
   readonly restartDelayMs?: number;
+  /** A status that only aged (the same conditions, model, plan and peaks) is written again after this long; default 5 min. */
+  readonly statusRefreshMs?: number;
 }
 
 interface Tracked {
@@ -57,7 +61,9 @@ interface Tracked {
   /** HPAs not yet made as the spec says (a reconcile while not the leader, or a failed write). */
   ensurePending: boolean;
   previous?: PredictiveScalerStatus;
+  /** The last status written, less its forecast time, and when. */
   lastStatus?: string;
+  writtenAtMs?: number;
   fallback?: boolean;
   modelKey?: string;
   failing?: string;
@@ -79,13 +85,14 @@ export class PredictiveScalerController {
     const namespaces = this.o.namespaces.length > 0 ? this.o.namespaces : [undefined];
     for (const ns of namespaces) {
       const inf = this.o.api.informer(ns);
+      const backoff = new Backoff(this.o.restartDelayMs ?? 1000, 60_000);
       inf.on('add', (obj) => void this.enqueue(() => this.reconcile(obj, false)));
       inf.on('update', (obj) => void this.enqueue(() => this.reconcile(obj, false)));
       inf.on('delete', (obj) => void this.enqueue(() => this.drop(keyOf(obj))));
-      inf.on('error', (err) => this.restartLater(inf, ns, err, this.o.restartDelayMs ?? 1000));
+      inf.on('error', (err) => this.restartLater(inf, ns, err, backoff));
       this.informers.push(inf);
       // An apiserver that cannot be reached now is tried again (the error handler's restart), not fatal.
-      await inf.start().catch((err: unknown) => this.restartLater(inf, ns, err, this.o.restartDelayMs ?? 1000));
+      await inf.start().catch((err: unknown) => this.restartLater(inf, ns, err, backoff));
     }
     this.resync = setInterval(() => void this.enqueue(() => this.resyncAll()), this.o.resyncSeconds * 1000);
     this.resync.unref();
@@ -118,15 +125,18 @@ export class PredictiveScalerController {
     return run;
   }
 
-  private restartLater(inf: PsInformer, ns: string | undefined, err: unknown, delayMs: number): void {
+  private restartLater(inf: PsInformer, ns: string | undefined, err: unknown, backoff: Backoff): void {
     if (this.stopped) return;
+    const delayMs = backoff.next();
     log.warn({ namespace: ns ?? '(all)', err: errorMessage(err), retryInMs: delayMs }, 'PredictiveScaler watch failed; starting it again');
     const timer = setTimeout(() => {
       this.restarts.delete(timer);
       if (this.stopped) return;
+      // client-node's informer reports a failed list or watch through 'error', which comes back here with a longer
+      // delay; a start that throws is one more failure of the same kind.
       inf.start().then(
         () => this.enqueue(() => this.resyncAll()),
-        (e: unknown) => this.restartLater(inf, ns, e, Math.min(delayMs * 2, 60_000)),
+        (e: unknown) => this.restartLater(inf, ns, e, backoff),
       );
     }, delayMs);
     this.restarts.add(timer);
@@ -149,12 +159,19 @@ export class PredictiveScalerController {
     const key = keyOf(obj);
     if (obj.metadata.deletionTimestamp) return this.drop(key);
     let t = this.tracked.get(key);
+    if (t && t.obj.metadata.uid !== obj.metadata.uid) {
+      await this.drop(key);
+      t = undefined;
+    }
     if (!t) {
-      t = { obj, targetName: `${obj.metadata.namespace}.${obj.metadata.name}`, ensurePending: true };
+      // The status a previous leader (or this process before a restart) wrote: conditions keep their transition times.
+      const written = predictiveScalerStatus.safeParse(obj.status ?? {});
+      t = { obj, targetName: `${obj.metadata.namespace}.${obj.metadata.name}`, ensurePending: true, ...(written.success && obj.status ? { previous: written.data } : {}) };
       this.tracked.set(key, t);
     }
     t.obj = obj;
-    const seen = `${obj.metadata.generation ?? 0}/${obj.metadata.annotations?.[PAUSED_ANNOTATION] ?? ''}`;
+    // The uid too: an object deleted and made again under its name while the watch was down comes back as an update.
+    const seen = `${obj.metadata.uid}/${obj.metadata.generation ?? 0}/${obj.metadata.annotations?.[PAUSED_ANNOTATION] ?? ''}`;
     if (!force && t.seen === seen && !t.ensurePending) return;
     t.seen = seen;
     await this.apply(t);
@@ -165,7 +182,7 @@ export class PredictiveScalerController {
   /** Makes the service's target what the spec says; an invalid spec keeps the last valid target running. */
   private async apply(t: Tracked): Promise<void> {
     const generation = t.obj.metadata.generation ?? 0;
-    const conv = toTarget(t.obj, { allowLocalFiles: this.o.allowLocalFiles });
+    const conv = toTarget(t.obj, { allowLocalFiles: this.o.allowLocalFiles, allowAws: this.o.allowAws });
     if (!conv.ok) return this.invalid(t, generation, conv);
     const targetJson = canonical(conv.target);
     if (t.running && t.running.targetJson === targetJson) {
@@ -212,7 +229,7 @@ export class PredictiveScalerController {
     t.ownedProblem = undefined;
     t.ensurePending = false;
     t.running.hpas.clear();
-    for (const d of desired) t.running.hpas.set(d.actuatorId, d.hpa.metadata!.name!);
+    for (const [id, n] of r.names) t.running.hpas.set(id, n);
     for (const n of r.created) await this.event(t, 'Normal', 'HPACreated', `created HPA ${n}, which reads prescale-qps beside the spec's metrics`);
     for (const n of r.updated) await this.event(t, 'Normal', 'HPAUpdated', `updated HPA ${n} to the spec`);
     for (const n of r.deleted) await this.event(t, 'Normal', 'HPADeleted', `deleted HPA ${n}: the spec no longer asks for it`);
@@ -232,12 +249,17 @@ export class PredictiveScalerController {
     }
     if (decisions) await this.failureEvent(t, decisions);
     const status = statusOf(this.statusInput(t, snap));
-    const json = canonical(status);
-    if (json === t.lastStatus) return;
+    // Written when something an SRE reads changed (a condition, the model, the plan, the forecast's peaks), and
+    // otherwise at most every statusRefreshMs: the forecast's time alone is not worth a write per target per cycle.
+    const { forecast, ...rest } = status;
+    const material = canonical({ ...rest, peaks: forecast ? [forecast.peakP50, forecast.peakP90, forecast.windowMinutes] : null });
+    const now = this.o.clock.now();
+    if (material === t.lastStatus && now - (t.writtenAtMs ?? -Infinity) < (this.o.statusRefreshMs ?? 300_000)) return;
     try {
       await this.o.api.patchStatus(t.obj.metadata.namespace, t.obj.metadata.name, status);
       t.previous = status;
-      t.lastStatus = json;
+      t.lastStatus = material;
+      t.writtenAtMs = now;
     } catch (err) {
       log.warn({ target: t.targetName, err: errorMessage(err) }, 'cannot write PredictiveScaler status');
     }
@@ -306,4 +328,26 @@ export class PredictiveScalerController {
 
 function keyOf(obj: PsObject): string {
   return `${obj.metadata.namespace}/${obj.metadata.name}`;
+}
+
+/**
+ * The delay before a failed watch is started again: doubles with each failure that follows the last within a
+ * minute of its restart, up to `maxMs`, and is back to `baseMs` after a quiet minute.
+ */
+export class Backoff {
+  private delay: number;
+  private lastMs = -Infinity;
+  constructor(
+    private readonly baseMs: number,
+    private readonly maxMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.delay = baseMs;
+  }
+  next(): number {
+    const t = this.now();
+    this.delay = t - this.lastMs < this.delay + 60_000 ? Math.min(this.delay * 2, this.maxMs) : this.baseMs;
+    this.lastMs = t;
+    return this.delay;
+  }
 }

@@ -18,6 +18,8 @@ export type Converted =
 export interface ConvertOptions {
   /** `controller.allowLocalFiles`: may a spec name files on prescale's filesystem. */
   readonly allowLocalFiles: boolean;
+  /** `controller.allowAws`: may a spec use prescale's AWS identity (CloudWatch history, Lambda aliases). */
+  readonly allowAws?: boolean;
 }
 
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -42,6 +44,10 @@ export function toTarget(obj: PredictiveScalerObject, o: ConvertOptions): Conver
   const local = localFile(spec);
   if (local && !o.allowLocalFiles) {
     return { ok: false, field: local, message: 'names a file on prescale\'s own filesystem, which this installation does not allow (controller.allowLocalFiles is false)' };
+  }
+  const aws = spec.history.source === 'cloudwatch' ? 'spec.history.source' : spec.lambdas.length > 0 ? 'spec.lambdas' : undefined;
+  if (aws && !o.allowAws) {
+    return { ok: false, field: aws, message: 'uses prescale\'s AWS identity (CloudWatch, Lambda), which this installation does not allow from PredictiveScalers (controller.allowAws is false)' };
   }
   const paused = obj.metadata.annotations?.[PAUSED_ANNOTATION] === 'true' || spec.mode === 'Preview';
   const actuators: ActuatorConfig[] = [

@@ -29,12 +29,16 @@ export function hpaName(psName: string, index: number): string {
   return index === 0 ? psName : `${psName}-${index}`;
 }
 
-/** The HPAs the spec asks for (external-metric scale targets, in Auto mode). */
+/**
+ * The HPAs the spec asks for: one per external-metric scale target. In Preview the HPA keeps only the spec's
+ * reactive metrics (nothing acts on the forecast, and the workload still scales on CPU); a Preview target with no
+ * reactive metrics gets no HPA.
+ */
 export function desiredHpas(obj: PredictiveScalerObject, spec: PredictiveScalerSpec, targetName: string): DesiredHpa[] {
-  if (spec.mode !== 'Auto') return [];
   const { namespace, name, uid } = obj.metadata;
   return spec.scaleTargets.flatMap((s, i) => {
     if (s.mode !== 'external-metric') return [];
+    if (spec.mode === 'Preview' && s.metrics.length === 0) return [];
     const ref = s.scaleTargetRef;
     const predictive: V2MetricSpec = {
       type: 'External',
@@ -56,7 +60,7 @@ export function desiredHpas(obj: PredictiveScalerObject, spec: PredictiveScalerS
         scaleTargetRef: { apiVersion: ref.apiVersion, kind: ref.kind, name: ref.name },
         minReplicas: s.minReplicas,
         maxReplicas: s.maxReplicas,
-        metrics: [...(s.metrics as unknown as V2MetricSpec[]), predictive],
+        metrics: [...(s.metrics as unknown as V2MetricSpec[]), ...(spec.mode === 'Auto' ? [predictive] : [])],
         ...(s.behavior ? { behavior: s.behavior as V2HorizontalPodAutoscalerBehavior } : {}),
       },
     };
@@ -71,7 +75,7 @@ export function quantity(x: number): string {
 }
 
 export type EnsureResult =
-  | { readonly ok: true; readonly created: string[]; readonly updated: string[]; readonly deleted: string[] }
+  | { readonly ok: true; readonly created: string[]; readonly updated: string[]; readonly deleted: string[]; readonly names: ReadonlyMap<string, string> }
   | { readonly ok: false; readonly reason: 'HPAConflict' | 'HPAError'; readonly message: string };
 
 function ownedBy(h: V2HorizontalPodAutoscaler, uid: string): boolean {
@@ -79,20 +83,30 @@ function ownedBy(h: V2HorizontalPodAutoscaler, uid: string): boolean {
 }
 
 /**
- * What of an HPA prescale sets, in a canonical form (keys sorted), to decide whether to write: the apiserver fills
- * in defaults (e.g. `behavior`) that the desired HPA leaves out, so only the fields prescale sets are compared.
+ * Whether the HPA already is what prescale would write: every field prescale sets has the wanted value. The
+ * apiserver fills in defaults (every unset `behavior` field once `behavior` is given, a policy's
+ * `selectPolicy`), so a wanted object is compared as a subset of what is stored, not for equality.
  */
-function managedPart(h: V2HorizontalPodAutoscaler, like: V2HorizontalPodAutoscaler): string {
-  const s = h.spec;
-  return canonical({
-    ref: s?.scaleTargetRef,
-    min: s?.minReplicas,
-    max: s?.maxReplicas,
-    metrics: s?.metrics,
-    behavior: like.spec?.behavior ? s?.behavior : undefined,
-    labels: Object.fromEntries(Object.keys(like.metadata?.labels ?? {}).map((k) => [k, h.metadata?.labels?.[k]])),
-    owners: (h.metadata?.ownerReferences ?? []).map((r) => r.uid),
-  });
+function upToDate(have: V2HorizontalPodAutoscaler, want: V2HorizontalPodAutoscaler): boolean {
+  const part = (h: V2HorizontalPodAutoscaler, like: V2HorizontalPodAutoscaler): unknown =>
+    JSON.parse(
+      canonical({
+        spec: { scaleTargetRef: h.spec?.scaleTargetRef, minReplicas: h.spec?.minReplicas, maxReplicas: h.spec?.maxReplicas, metrics: h.spec?.metrics, behavior: like.spec?.behavior ? h.spec?.behavior : undefined },
+        labels: Object.fromEntries(Object.keys(like.metadata?.labels ?? {}).map((k) => [k, h.metadata?.labels?.[k]])),
+        owners: (h.metadata?.ownerReferences ?? []).map((r) => r.uid),
+      }),
+    ) as unknown;
+  return isSubset(part(want, want), part(have, want));
+}
+
+/** `want` ⊆ `have`: every key of every object in `want` has an equal value in `have`; arrays match element by element. */
+export function isSubset(want: unknown, have: unknown): boolean {
+  if (Array.isArray(want)) return Array.isArray(have) && have.length === want.length && want.every((w, i) => isSubset(w, have[i]));
+  if (want && typeof want === 'object') {
+    if (!have || typeof have !== 'object' || Array.isArray(have)) return false;
+    return Object.entries(want as Record<string, unknown>).every(([k, v]) => isSubset(v, (have as Record<string, unknown>)[k]));
+  }
+  return want === have;
 }
 
 /** JSON with object keys sorted and undefined left out, so two equal objects built in any order compare equal. */
@@ -111,24 +125,19 @@ export function canonical(x: unknown): string {
  */
 export async function ensureHpas(api: ControllerKubeApi, obj: PredictiveScalerObject, desired: readonly DesiredHpa[]): Promise<EnsureResult> {
   const { namespace, name, uid } = obj.metadata;
-  const done = { created: [] as string[], updated: [] as string[], deleted: [] as string[] };
+  const done = { created: [] as string[], updated: [] as string[], deleted: [] as string[], names: new Map<string, string>() };
   try {
+    const existing = await api.listHpas(namespace, '');
     for (const d of desired) {
-      const r = await ensureOne(api, obj, d.hpa);
-      if (r === 'conflict') {
-        const hname = d.hpa.metadata!.name!;
-        return {
-          ok: false,
-          reason: 'HPAConflict',
-          message: `HPA ${namespace}/${hname} exists and is not owned by this PredictiveScaler; annotate it ${ADOPT_ANNOTATION}=${name} to let prescale take it over, or delete it`,
-        };
-      }
-      if (r !== 'kept') done[r].push(d.hpa.metadata!.name!);
+      const r = await ensureOne(api, obj, d.hpa, existing);
+      if (r.kind === 'conflict') return { ok: false, reason: 'HPAConflict', message: r.message };
+      done.names.set(d.actuatorId, r.name);
+      if (r.kind !== 'kept') done[r.kind].push(r.name);
     }
-    const want = new Set(desired.map((d) => d.hpa.metadata!.name!));
-    for (const h of await api.listHpas(namespace, `${OWNER_LABEL}=${name}`)) {
+    const want = new Set(done.names.values());
+    for (const h of existing) {
       const hname = h.metadata?.name ?? '';
-      if (want.has(hname) || !ownedBy(h, uid)) continue;
+      if (want.has(hname) || !ownedBy(h, uid) || h.metadata?.labels?.[OWNER_LABEL] !== name) continue;
       await api.deleteHpa(namespace, hname);
       done.deleted.push(hname);
     }
@@ -138,18 +147,41 @@ export async function ensureHpas(api: ControllerKubeApi, obj: PredictiveScalerOb
   }
 }
 
-/** One desired HPA: created, updated (drifted, or adopted), kept as it is, or a conflict (not ours, not annotated). */
-async function ensureOne(api: ControllerKubeApi, obj: PredictiveScalerObject, want: V2HorizontalPodAutoscaler): Promise<'created' | 'updated' | 'kept' | 'conflict'> {
+type One = { readonly kind: 'created' | 'updated' | 'kept'; readonly name: string } | { readonly kind: 'conflict'; readonly message: string };
+
+function sameTarget(h: V2HorizontalPodAutoscaler, want: V2HorizontalPodAutoscaler): boolean {
+  const a = h.spec?.scaleTargetRef;
+  const b = want.spec?.scaleTargetRef;
+  const group = (v: string | undefined): string => (v ?? '').split('/').slice(0, -1).join('/');
+  return !!a && !!b && a.kind === b.kind && a.name === b.name && group(a.apiVersion) === group(b.apiVersion);
+}
+
+/**
+ * One desired HPA. An HPA of the workload already there (under any name: two HPAs on one workload make the HPA
+ * controller stop scaling it, AmbiguousSelector) is ours, adoptable (annotated `prescale.io/adopt: <name>`, then
+ * kept under its own name), or a conflict that names it.
+ */
+async function ensureOne(api: ControllerKubeApi, obj: PredictiveScalerObject, want: V2HorizontalPodAutoscaler, existing: readonly V2HorizontalPodAutoscaler[]): Promise<One> {
   const { namespace, name, uid } = obj.metadata;
-  const have = await api.getHpa(namespace, want.metadata!.name!);
-  if (!have) {
+  const ref = want.spec!.scaleTargetRef;
+  const conflict = (h: V2HorizontalPodAutoscaler, why: string): One => ({
+    kind: 'conflict',
+    message: `HPA ${namespace}/${h.metadata?.name ?? ''} ${why} and is not owned by this PredictiveScaler; annotate it ${ADOPT_ANNOTATION}=${name} to let prescale take it over, or delete it`,
+  });
+  const onWorkload = existing.filter((h) => sameTarget(h, want));
+  const ours = onWorkload.find((h) => ownedBy(h, uid)) ?? onWorkload.find((h) => h.metadata?.annotations?.[ADOPT_ANNOTATION] === name);
+  const other = onWorkload.find((h) => h !== ours);
+  if (other) return conflict(other, `targets ${ref.kind} ${ref.name} too (two HPAs on one workload stop its autoscaling)`);
+  if (!ours) {
+    const taken = existing.find((h) => h.metadata?.name === want.metadata?.name);
+    if (taken) return conflict(taken, 'has the name prescale gives its HPA');
     await api.createHpa(want);
-    return 'created';
+    return { kind: 'created', name: want.metadata!.name! };
   }
-  const mine = ownedBy(have, uid);
-  if (!mine && have.metadata?.annotations?.[ADOPT_ANNOTATION] !== name) return 'conflict';
-  if (mine && managedPart(have, want) === managedPart(want, want)) return 'kept';
-  // The HPA's own annotations (the adopt annotation, a user's) stay; resourceVersion makes the write a compare-and-swap.
-  await api.replaceHpa({ ...want, metadata: { ...want.metadata, annotations: have.metadata?.annotations ?? {}, resourceVersion: have.metadata?.resourceVersion } });
-  return 'updated';
+  const hname = ours.metadata?.name ?? '';
+  // Adopted HPAs keep their name; the HPA's own annotations stay; resourceVersion makes the write a compare-and-swap.
+  const next = { ...want, metadata: { ...want.metadata, name: hname, annotations: ours.metadata?.annotations ?? {}, resourceVersion: ours.metadata?.resourceVersion } };
+  if (ownedBy(ours, uid) && upToDate(ours, next)) return { kind: 'kept', name: hname };
+  await api.replaceHpa(next);
+  return { kind: 'updated', name: hname };
 }

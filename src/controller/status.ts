@@ -66,8 +66,7 @@ function readyFacts(i: StatusInput): CondFacts {
   }
   if (i.ownedProblem) return { status: 'False', reason: i.ownedProblem.reason, message: i.ownedProblem.message };
   if (!i.snapshot) return { status: 'False', reason: 'Pending', message: 'added; waiting for its first cycle' };
-  const at = new Date(i.snapshot.updatedAtMs).toISOString();
-  return { status: 'True', reason: i.pausedBy === 'preview' ? 'Previewing' : 'Planning', message: `planned by the cycle at ${at}` };
+  return { status: 'True', reason: i.pausedBy === 'preview' ? 'Previewing' : 'Planning', message: 'planned every cycle (status.forecast.at: the last forecast)' };
 }
 
 function forecastFacts(i: StatusInput): CondFacts {

@@ -39,8 +39,6 @@ export interface ControllerKubeApi {
   /** Merge-patches the status subresource. */
   patchStatus(ns: string, name: string, status: PredictiveScalerStatus): Promise<void>;
   createEvent(e: PsEvent): Promise<void>;
-  /** undefined when it does not exist. */
-  getHpa(ns: string, name: string): Promise<V2HorizontalPodAutoscaler | undefined>;
   createHpa(h: V2HorizontalPodAutoscaler): Promise<void>;
   /** Replaces the HPA; `h.metadata.resourceVersion` makes it a compare-and-swap. */
   replaceHpa(h: V2HorizontalPodAutoscaler): Promise<void>;
@@ -75,7 +73,9 @@ export class PredictiveScalerClient implements ControllerKubeApi {
   async patchStatus(ns: string, name: string, status: PredictiveScalerStatus): Promise<void> {
     await this.call(`patch ${PS_PLURAL}/status ${ns}/${name}`, () =>
       this.custom.patchNamespacedCustomObjectStatus(
-        { group: PS_GROUP, version: PS_VERSION, namespace: ns, plural: PS_PLURAL, name, body: { status } },
+        // A merge patch keeps what it does not name: an optional field gone from the status (no model after a history
+        // change, no scale target left) is sent as null so it is removed, not left showing its old value.
+        { group: PS_GROUP, version: PS_VERSION, namespace: ns, plural: PS_PLURAL, name, body: { status: { model: null, forecast: null, plannedReplicas: null, mode: null, ...status } } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ),
     );
@@ -102,15 +102,6 @@ export class PredictiveScalerClient implements ControllerKubeApi {
         },
       }),
     );
-  }
-
-  async getHpa(ns: string, name: string): Promise<V2HorizontalPodAutoscaler | undefined> {
-    try {
-      return await this.call(`get horizontalpodautoscalers ${ns}/${name}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ namespace: ns, name }));
-    } catch (err) {
-      if (err instanceof K8sError && err.kind === 'not-found') return undefined;
-      throw err;
-    }
   }
 
   async createHpa(h: V2HorizontalPodAutoscaler): Promise<void> {

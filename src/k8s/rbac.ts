@@ -40,10 +40,9 @@ export const K8S_CALLS_USED: readonly K8sCall[] = [
   { apiGroup: 'prescale.io', resource: 'predictivescalers', subresource: '', verb: 'watch', usedBy: `${CONTROLLER}: targets added, changed, deleted`, controllerOnly: true },
   { apiGroup: 'prescale.io', resource: 'predictivescalers', subresource: 'status', verb: 'patch', usedBy: `${CONTROLLER}: conditions and observedGeneration`, controllerOnly: true },
   { apiGroup: '', resource: 'events', subresource: '', verb: 'create', usedBy: `${CONTROLLER}: events on a PredictiveScaler (HPA created, prediction ready, ...)`, controllerOnly: true },
-  { apiGroup: 'autoscaling', resource: 'horizontalpodautoscalers', subresource: '', verb: 'get', usedBy: `${CONTROLLER}: the HPA it owns (external-metric mode)`, controllerOnly: true },
   { apiGroup: 'autoscaling', resource: 'horizontalpodautoscalers', subresource: '', verb: 'create', usedBy: `${CONTROLLER}: creates the HPA of a PredictiveScaler`, controllerOnly: true },
   { apiGroup: 'autoscaling', resource: 'horizontalpodautoscalers', subresource: '', verb: 'update', usedBy: `${CONTROLLER}: keeps its HPA in step with the spec, adopts an annotated one`, controllerOnly: true },
-  { apiGroup: 'autoscaling', resource: 'horizontalpodautoscalers', subresource: '', verb: 'delete', usedBy: `${CONTROLLER}: removes its HPA when the mode leaves external-metric`, controllerOnly: true },
+  { apiGroup: 'autoscaling', resource: 'horizontalpodautoscalers', subresource: '', verb: 'delete', usedBy: `${CONTROLLER}: removes its HPA when the spec no longer asks for it`, controllerOnly: true },
 ];
 
 /**

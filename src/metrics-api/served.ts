@@ -35,6 +35,9 @@ export type ValueResult = { readonly ok: true; readonly value: ServedValue } | {
  */
 export function servedValue(t: TargetSnapshot, a: ActuatorSnapshot, o: ValueOptions): ValueResult {
   const windowSeconds = t.forecast ? Math.max(1, Math.round(t.forecast.stepMs / 1000)) : 60;
+  // A paused target (admin pause, the paused annotation, Preview) acts on nothing, and in external-metric mode the
+  // HPA acting on the forecast is the actuation: the observed load is served, so the HPA scales reactively only.
+  if (t.paused) return observedValue(t, a, `target "${t.name}" is paused`);
   const why = staleReason(t, a, o);
   if (why === undefined && t.forecastAtMs !== undefined) {
     return { ok: true, value: { qps: a.plannedQps, replicas: a.plannedCapacity, stale: false, atMs: t.forecastAtMs, windowSeconds } };
@@ -42,15 +45,19 @@ export function servedValue(t: TargetSnapshot, a: ActuatorSnapshot, o: ValueOpti
   switch (o.stale) {
     case 'error':
       return { ok: false, message: `${why}; stale: error is configured` };
-    case 'observed': {
-      if (!Number.isFinite(t.observedQps) || t.observedQps < 0) return { ok: false, message: `${why}, and no observed load is known either` };
-      if (a.qpsPerReplica === undefined || !(a.qpsPerReplica > 0)) return { ok: false, message: `${why}, and ${a.id} has no qpsPerReplica to size replicas from observed load` };
-      const replicas = capacityFor(t.observedQps, { kind: 'cloneset', qpsPerReplica: a.qpsPerReplica });
-      return { ok: true, value: { qps: t.observedQps, replicas, stale: true, atMs: t.updatedAtMs, windowSeconds: 60 } };
-    }
+    case 'observed':
+      return observedValue(t, a, why ?? 'no forecast');
     default:
       return assertNever(o.stale);
   }
+}
+
+/** The last observed load, sized by the planner's `capacityFor`, served in place of the forecast for `why`. */
+function observedValue(t: TargetSnapshot, a: ActuatorSnapshot, why: string): ValueResult {
+  if (!Number.isFinite(t.observedQps) || t.observedQps < 0) return { ok: false, message: `${why}, and no observed load is known either` };
+  if (a.qpsPerReplica === undefined || !(a.qpsPerReplica > 0)) return { ok: false, message: `${why}, and ${a.id} has no qpsPerReplica to size replicas from observed load` };
+  const replicas = capacityFor(t.observedQps, { kind: 'cloneset', qpsPerReplica: a.qpsPerReplica });
+  return { ok: true, value: { qps: t.observedQps, replicas, stale: true, atMs: t.updatedAtMs, windowSeconds: 60 } };
 }
 
 /** Why the plan cannot be served as fresh, or undefined when it can. */

@@ -23,6 +23,8 @@ export interface Metrics {
   recordSnapshot(s: TargetSnapshot): void;
   /** Duration of one whole service cycle (all targets). */
   observeCycle(seconds: number): void;
+  /** Removes every series of a target that is gone (its PredictiveScaler deleted), so no alert fires on a frozen value. */
+  forgetTarget(name: string): void;
   /** The Prometheus text exposition of the registry. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -44,6 +46,14 @@ class LabelTracker {
     if (!byTarget) this.last.set(gauge, (byTarget = new Map()));
     for (const [k, l] of byTarget.get(target) ?? []) if (!now.has(k)) gauge.remove(l);
     byTarget.set(target, now);
+  }
+
+  /** Removes every label set `target` has in any gauge. */
+  forget(target: string): void {
+    for (const [gauge, byTarget] of this.last) {
+      for (const l of byTarget.get(target)?.values() ?? []) gauge.remove(l);
+      byTarget.delete(target);
+    }
   }
 }
 
@@ -212,6 +222,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
 
   const tracker = new LabelTracker();
   const seenActions = new Map<string, Map<string, number>>();
+  /** The action counter's label sets per target, to remove them with the target. */
+  const actionLabels = new Map<string, Map<string, Labels>>();
 
   const setOrRemove = (g: Gauge, labels: Labels, v: number | undefined): Labels | undefined => {
     if (v === undefined || !Number.isFinite(v)) return undefined;
@@ -261,7 +273,11 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       const fresh = (nowSeen.get(k) ?? 0) - (before.get(k) ?? 0);
       const done = counted.get(k) ?? 0;
       if (done < fresh) {
-        actions.inc({ target: s.name, actuator: a.actuator, action: a.action, result: a.result });
+        const labels = { target: s.name, actuator: a.actuator, action: a.action, result: a.result };
+        actions.inc(labels);
+        let mine = actionLabels.get(s.name);
+        if (!mine) actionLabels.set(s.name, (mine = new Map()));
+        mine.set(JSON.stringify(labels), labels);
         counted.set(k, done + 1);
       }
     }
@@ -326,6 +342,14 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     },
     observeCycle(seconds: number): void {
       if (Number.isFinite(seconds) && seconds >= 0) cycle.observe(seconds);
+    },
+    forgetTarget(name: string): void {
+      tracker.forget(name);
+      for (const g of [fallback, paused, updated]) g.remove({ target: name });
+      for (const l of actionLabels.get(name)?.values() ?? []) actions.remove(l);
+      actionLabels.delete(name);
+      seenActions.delete(name);
+      trainedAt.delete(name);
     },
     render(): Promise<string> {
       return registry.metrics();

@@ -11,5 +11,6 @@ export function observabilityObserver(o: { readonly metrics?: Metrics; readonly 
     onSnapshot: (s) => o.metrics?.recordSnapshot(s),
     onDecision: (d) => o.audit?.write(d),
     onCycle: (seconds) => o.metrics?.observeCycle(seconds),
+    onTargetRemoved: (name) => o.metrics?.forgetTarget(name),
   };
 }

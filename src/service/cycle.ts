@@ -49,6 +49,8 @@ export interface CycleObserver {
   onSnapshot?(s: TargetSnapshot): void;
   onDecision?(d: Decision): void;
   onCycle?(seconds: number, decisions: readonly Decision[]): void;
+  /** A target was removed (its PredictiveScaler deleted): its series must go. */
+  onTargetRemoved?(name: string): void;
 }
 
 export interface TargetRuntime {

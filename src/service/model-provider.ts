@@ -30,4 +30,9 @@ export interface ModelProvider {
   /** Scores a model on recent data (MASE of its forecasts over `recent`, lower is better). */
   score(model: LoadedModel, history: Series, recentFromMs: number): number;
   save(target: TargetConfig, model: LoadedModel): Promise<void>;
+  /**
+   * Deletes what `save` wrote for this target (never a `modelPath`): its history, forecast or calendar changed, or
+   * it was removed, so a model of other data must not be loaded for it again.
+   */
+  forget?(target: TargetConfig): Promise<void>;
 }

@@ -113,6 +113,11 @@ export class DiskModelProvider implements ModelProvider {
     return scoreRollingOrigins(m.forecaster, d).mase;
   }
 
+  async forget(t: TargetConfig): Promise<void> {
+    const dir = this.ownDir(t);
+    await Promise.all([rm(dir, { recursive: true, force: true }), rm(`${dir}.previous`, { recursive: true, force: true })]);
+  }
+
   async save(t: TargetConfig, m: LoadedModel): Promise<void> {
     const trained = this.training.get(m.forecaster);
     if (!trained) return; // loaded from disk: already saved

@@ -135,10 +135,13 @@ export async function runServe(config: Config): Promise<Running> {
   if (metricsApi) urls.push(`https://${config.metricsApi.host}:${metricsApi.port}/apis/external.metrics.k8s.io/v1beta1`);
 
   const controller = config.controller.enabled ? startController(config, b) : undefined;
+  // Status and Events are written beside the cycles, not in them: a slow apiserver must not hold up forecasts for
+  // every target (Lambda ones included). A report still running when the next cycle ends is not queued behind.
+  let reporting: Promise<void> | undefined;
   const cycle = new NonOverlappingJob('forecast', async () => {
     const decisions = await service.runCycle();
     cyclesDone++;
-    await controller?.afterCycle(decisions);
+    if (controller && !reporting) reporting = controller.afterCycle(decisions).finally(() => (reporting = undefined));
   });
   const retrain = new NonOverlappingJob('retrain', () => service.retrainAll());
   // Models first (a target without one is trained from its history), then a first cycle right away.
@@ -181,5 +184,6 @@ function startController(config: Config, b: Awaited<ReturnType<typeof buildServi
     namespaces: config.controller.namespaces,
     resyncSeconds: config.controller.resyncSeconds,
     allowLocalFiles: config.controller.allowLocalFiles,
+    allowAws: config.controller.allowAws,
   });
 }

@@ -4,6 +4,8 @@ import { ModelLifecycle } from './lifecycle.js';
 import type { ModelProvider } from './model-provider.js';
 import type { StateStore } from './state.js';
 import { TargetState } from './target-state.js';
+import { log } from '../obs/log.js';
+import { errorMessage } from '../util/errors.js';
 
 export type { CycleObserver, Decision, TargetRuntime } from './cycle.js';
 export { implausibility, latestObserved } from './cycle.js';
@@ -63,9 +65,12 @@ export class PrescaleService {
     return [...this.gating].every((n) => this.states.get(n)?.model !== undefined);
   }
 
-  /** Loads saved models; targets without one are trained from their history. */
+  /**
+   * Loads the config's targets' saved models; those without one are trained from their history. Targets added live
+   * load their own (addTarget), so they are not trained twice.
+   */
   loadModels(): Promise<void> {
-    return this.lifecycle.loadAll([...this.states.values()]);
+    return this.lifecycle.loadAll([...this.gating].flatMap((n) => this.states.get(n) ?? []));
   }
 
   /** Trains a new model per target and keeps it only if it scores at least as well on the last day. */
@@ -107,6 +112,8 @@ export class PrescaleService {
     const next = new TargetState(runtime);
     this.states.set(name, next);
     await old.retire();
+    // The saved model was trained on other data (another query, model or step): it must not be loaded back.
+    await this.forgetSaved(a);
     await this.loadInBackground(next);
   }
 
@@ -118,6 +125,8 @@ export class PrescaleService {
     this.gating.delete(name);
     await st.retire();
     this.o.store.delete(name);
+    this.o.observer?.onTargetRemoved?.(name);
+    await this.forgetSaved(st.runtime.config);
   }
 
   pause(target: string, untilMs: number): void {
@@ -125,6 +134,14 @@ export class PrescaleService {
   }
   pin(target: string, minCapacity: number, untilMs: number): void {
     this.mustState(target).pin = { minCapacity, untilMs };
+  }
+
+  private async forgetSaved(t: TargetRuntime['config']): Promise<void> {
+    try {
+      await this.o.models.forget?.(t);
+    } catch (err: unknown) {
+      log.warn({ target: t.name, err: errorMessage(err) }, 'cannot delete the saved model');
+    }
   }
 
   private loadInBackground(st: TargetState): Promise<void> {

@@ -66,7 +66,7 @@ describe("README's example config", () => {
     const md = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const block = md.slice(md.indexOf('## Configuration')).split('```yaml')[1].split('```')[0];
     const c = parseConfig(block, 'README.md');
-    expect(c.controller).toEqual({ enabled: true, namespaces: [], resyncSeconds: 300, allowLocalFiles: false });
+    expect(c.controller).toEqual({ enabled: true, namespaces: [], resyncSeconds: 300, allowLocalFiles: false, allowAws: false });
     expect(c.targets[0].actuators.map((a) => a.kind)).toEqual(['lambda-provisioned-concurrency', 'cloneset']);
   });
 });

@@ -244,10 +244,11 @@ describe('PredictiveScaler on a real control plane', () => {
     await until('Ready again', async () => (cond(await ps('web'), 'Ready')?.status === 'True' ? true : undefined));
   });
 
-  it('an HPA it does not own is left alone until annotated for adoption; Preview actuates nothing', async () => {
+  it('an HPA of the workload it does not own, under any name, is left alone until annotated; adopted, it keeps its name', async () => {
+    // Two HPAs on one workload stop its autoscaling (AmbiguousSelector): prescale must not add its own beside this one.
     await cluster.apply(`apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
-metadata: {name: api, namespace: ${NS}}
+metadata: {name: api-cpu, namespace: ${NS}}
 spec:
   scaleTargetRef: {apiVersion: apps.kruise.io/v1alpha1, kind: CloneSet, name: api}
   minReplicas: 1
@@ -259,25 +260,51 @@ spec:
       const x = await ps('api');
       return cond(x, 'Ready')?.reason === 'HPAConflict' ? x : undefined;
     });
-    expect(cond(conflict, 'Ready')?.message).toMatch(/annotate it prescale\.io\/adopt=api/);
-    expect((await hpa('api'))?.spec.maxReplicas).toBe(3);
-    await cluster.kubectlOk(['annotate', 'hpa', 'api', '-n', NS, 'prescale.io/adopt=api']);
+    expect(cond(conflict, 'Ready')?.message).toMatch(/^HPA shop\/api-cpu targets CloneSet api too .*annotate it prescale\.io\/adopt=api/);
+    expect(await hpa('api')).toBeUndefined();
+    expect((await hpa('api-cpu'))?.spec.maxReplicas).toBe(3);
+    await cluster.kubectlOk(['annotate', 'hpa', 'api-cpu', '-n', NS, 'prescale.io/adopt=api']);
     const adopted = await until('the HPA adopted', async () => {
-      const h = await hpa('api');
+      const h = await hpa('api-cpu');
       return h?.spec.maxReplicas === 50 ? h : undefined;
     });
     expect(adopted.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'PredictiveScaler', controller: true });
-    expect(cond(await until('Ready', async () => ((x) => (cond(x, 'Ready')?.status === 'True' ? x : undefined))(await ps('api'))), 'Ready')?.reason).toBe('Planning');
-    // Preview: it forecasts and reports, and the HPA it owned is deleted (nothing acts on the forecast).
+    const ready = await until('Ready', async () => ((x) => (cond(x, 'Ready')?.status === 'True' ? x : undefined))(await ps('api')));
+    expect(cond(ready, 'Ready')?.reason).toBe('Planning');
+    expect(ready.status?.capacity?.[0].hpa).toBe('api-cpu');
+    expect(await hpa('api')).toBeUndefined();
+  });
+
+  it('the owned HPA is not rewritten at each resync although the apiserver fills in its behavior', async () => {
+    const count = async (): Promise<number> =>
+      (await cluster.kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=api,involvedObject.kind=PredictiveScaler,reason=HPAUpdated', '-o', 'jsonpath={.items[*].reason}'])).split(' ').filter(Boolean).length;
+    const before = await count();
+    await new Promise((r) => setTimeout(r, 25_000)); // two resyncs (resyncSeconds 10)
+    expect(await count()).toBe(before);
+  }, 40_000);
+
+  it('paused by annotation: the served metric is the observed load, so the HPA scales reactively only', async () => {
+    await cluster.kubectlOk(['annotate', 'psc', 'api', '-n', NS, 'prescale.io/paused=true']);
+    const p = await until('Paused by the annotation', async () => ((x) => (cond(x, 'Paused')?.reason === 'Annotation' ? x : undefined))(await ps('api')));
+    expect(p.status?.forecast?.peakP90).toBeGreaterThan(0);
+    const served = await until('observed load served', async () => {
+      const raw = JSON.parse(await cluster.kubectlOk(['get', '--raw', `/apis/external.metrics.k8s.io/v1beta1/namespaces/${NS}/prescale-qps?labelSelector=target%3Dshop.api`])) as { items: { metricLabels: Obj }[] };
+      return raw.items[0]?.metricLabels.stale === 'true' ? raw.items[0] : undefined;
+    });
+    expect(served.metricLabels).toMatchObject({ target: 'shop.api', cloneset: 'api' });
+    expect((await cluster.kubectlOk(['get', 'psc', 'api', '-n', NS, '-o', 'jsonpath={.status.mode}'])).trim()).toBe('Paused');
+    await cluster.kubectlOk(['annotate', 'psc', 'api', '-n', NS, 'prescale.io/paused-']);
+  });
+
+  it('Preview: it forecasts and reports, and its HPA keeps only the reactive metrics (nothing acts on the forecast)', async () => {
     await cluster.apply(psYaml('api', { cloneSet: 'api', mode: 'Preview' }));
-    await until('the HPA deleted in Preview', async () => ((await hpa('api')) === undefined ? true : undefined));
+    const h = await until('the HPA without prescale-qps', async () => ((x) => (x && x.spec.metrics.every((m) => m.type !== 'External') ? x : undefined))(await hpa('api-cpu')));
+    expect(h.spec.metrics.map((m) => m.type)).toEqual(['Resource']);
     const preview = await until('Paused by Preview', async () => {
       const x = await ps('api');
       return cond(x, 'Paused')?.reason === 'Preview' && cond(x, 'Ready')?.reason === 'Previewing' && cond(x, 'ForecastReady')?.status === 'True' ? x : undefined;
     });
     expect(preview.status?.forecast?.peakP90).toBeGreaterThan(0);
-    // Nothing acts on its forecast: no HPA, and the CloneSet keeps the replicas it had.
-    expect(await hpa('api')).toBeUndefined();
   });
 
   it('a Deployment is a scale target too: its HPA targets it and its metric is served', async () => {

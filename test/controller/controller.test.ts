@@ -27,8 +27,10 @@ class FakeInformer {
   start(): Promise<void> {
     this.starts++;
     if (this.failNextStart) {
+      // As client-node's ListWatch does: a failed list is reported through 'error', and start() resolves.
       this.failNextStart = false;
-      return Promise.reject(new Error('connection refused'));
+      this.emit('error', new Error('connection refused'));
+      return Promise.resolve();
     }
     for (const o of this.objects) this.emit('add', o);
     return Promise.resolve();
@@ -62,9 +64,6 @@ class FakeApi implements ControllerKubeApi {
   createEvent(e: PsEvent): Promise<void> {
     this.events.push(e);
     return Promise.resolve();
-  }
-  getHpa(_ns: string, name: string): Promise<V2HorizontalPodAutoscaler | undefined> {
-    return Promise.resolve(this.hpas.get(name));
   }
   createHpa(h: V2HorizontalPodAutoscaler): Promise<void> {
     this.hpas.set(h.metadata!.name!, h);
@@ -212,5 +211,32 @@ describe('PredictiveScaler controller', () => {
     expect(api.events.map((e) => e.reason)).toEqual(['HPACreated', 'FallbackStarted', 'ActuationFailed', 'FallbackEnded']);
     expect(api.statuses.at(-1)?.status.conditions.find((c) => c.type === 'Fallback')?.status).toBe('False');
     await controller.stop();
+  });
+});
+
+describe('the restart back-off', () => {
+  it('doubles while failures follow each other, up to its limit, and starts again from the base after a quiet spell', async () => {
+    const { Backoff } = await import('../../src/controller/controller.js');
+    let now = 0;
+    const b = new Backoff(1000, 8000, () => now);
+    const delays = [0, 0, 0, 0, 0].map(() => {
+      const d = b.next();
+      now += d + 10; // the next failure comes right after the restart
+      return d;
+    });
+    expect(delays).toEqual([1000, 2000, 4000, 8000, 8000]);
+    now += 10 * 60_000;
+    expect(b.next()).toBe(1000);
+  });
+});
+
+describe('isSubset (the owned HPA compared with what the apiserver stored)', () => {
+  it('ignores what the apiserver added, never a value changed or an element missing', async () => {
+    const { isSubset } = await import('../../src/controller/hpa.js');
+    const stored = { scaleDown: { stabilizationWindowSeconds: 300, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] }, scaleUp: { selectPolicy: 'Max' } };
+    expect(isSubset({ scaleDown: { stabilizationWindowSeconds: 300 } }, stored)).toBe(true);
+    expect(isSubset({ scaleDown: { stabilizationWindowSeconds: 60 } }, stored)).toBe(false);
+    expect(isSubset({ scaleDown: { policies: [] } }, stored)).toBe(false);
+    expect(isSubset([1, 2], [1, 2, 3])).toBe(false);
   });
 });

@@ -18,7 +18,7 @@ function obj(s: unknown, o: { name?: string; ns?: string; annotations?: Record<s
 
 describe('a PredictiveScaler becomes a target of the file config’s shape', () => {
   it('maps scale targets and lambdas onto the actuators, named namespace.name', () => {
-    const r = toTarget(obj(spec), { allowLocalFiles: false });
+    const r = toTarget(obj(spec), { allowLocalFiles: false, allowAws: true });
     if (!r.ok) throw new Error(`${r.field}: ${r.message}`);
     expect(r.target.name).toBe('shop.checkout');
     expect(r.target.forecast).toMatchObject({ model: 'holt-winters', horizonMinutes: 30, quantile: 0.9 });
@@ -30,8 +30,8 @@ describe('a PredictiveScaler becomes a target of the file config’s shape', () 
   });
 
   it('Preview and the paused annotation pause the target', () => {
-    const preview = toTarget(obj({ ...spec, mode: 'Preview' }), { allowLocalFiles: false });
-    const annotated = toTarget(obj(spec, { annotations: { 'prescale.io/paused': 'true' } }), { allowLocalFiles: false });
+    const preview = toTarget(obj({ ...spec, mode: 'Preview' }), { allowLocalFiles: false, allowAws: true });
+    const annotated = toTarget(obj(spec, { annotations: { 'prescale.io/paused': 'true' } }), { allowLocalFiles: false, allowAws: true });
     expect(preview.ok && preview.target.paused).toBe(true);
     expect(annotated.ok && annotated.target.paused).toBe(true);
   });
@@ -42,8 +42,10 @@ describe('a PredictiveScaler becomes a target of the file config’s shape', () 
     ['a Lambda $LATEST', { ...spec, lambdas: [{ ...spec.lambdas[0], qualifier: '$LATEST' }] }, 'spec.lambdas[0].qualifier', /never \$LATEST/],
     ['no capacity at all', { ...spec, scaleTargets: [], lambdas: [] }, 'spec.scaleTargets', /at least one/],
     ['a local file when not allowed', { ...spec, history: { source: 'csv', path: '/etc/passwd' } }, 'spec.history.path', /allowLocalFiles/],
-  ])('reports %s with the field and the rule', (_what, s, field, rule) => {
-    const r = toTarget(obj(s), { allowLocalFiles: false });
+    ['a Lambda alias when AWS is not allowed', spec, 'spec.lambdas', /controller\.allowAws is false/],
+    ['CloudWatch history when AWS is not allowed', { ...spec, lambdas: [], history: { source: 'cloudwatch', namespace: 'AWS/Lambda', metric: 'Invocations' } }, 'spec.history.source', /allowAws/],
+  ])('reports %s with the field and the rule', (what, s, field, rule) => {
+    const r = toTarget(obj(s), { allowLocalFiles: false, allowAws: !/AWS is not allowed/.test(what) });
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.field).toBe(field);
@@ -51,14 +53,14 @@ describe('a PredictiveScaler becomes a target of the file config’s shape', () 
   });
 
   it('refuses a namespace.name too long for a label value, naming metadata.name', () => {
-    const r = toTarget(obj(spec, { name: 'x'.repeat(60) }), { allowLocalFiles: false });
+    const r = toTarget(obj(spec, { name: 'x'.repeat(60) }), { allowLocalFiles: false, allowAws: true });
     expect(r).toMatchObject({ ok: false, field: 'metadata.name' });
   });
 });
 
 describe('the owned HPA', () => {
   it('keeps the reactive metrics beside prescale-qps, selected by target and workload, owned by the PredictiveScaler', () => {
-    const s = toTarget(obj({ ...spec, scaleTargets: [{ ...spec.scaleTargets[0], metrics: [{ type: 'Resource', resource: { name: 'cpu' } }] }, { ...spec.scaleTargets[0], scaleTargetRef: { ...spec.scaleTargets[0].scaleTargetRef, name: 'api' }, qpsPerReplica: 12.5, mode: 'direct' }] }), { allowLocalFiles: false });
+    const s = toTarget(obj({ ...spec, lambdas: [], scaleTargets: [{ ...spec.scaleTargets[0], metrics: [{ type: 'Resource', resource: { name: 'cpu' } }] }, { ...spec.scaleTargets[0], scaleTargetRef: { ...spec.scaleTargets[0].scaleTargetRef, name: 'api' }, qpsPerReplica: 12.5, mode: 'direct' }] }), { allowLocalFiles: false });
     if (!s.ok) throw new Error(s.message);
     const d = desiredHpas(obj(spec), s.spec, 'shop.checkout');
     expect(d).toHaveLength(1); // the direct-mode target gets none
@@ -66,7 +68,10 @@ describe('the owned HPA', () => {
     expect(d[0].hpa.metadata).toMatchObject({ name: 'checkout', namespace: 'shop', ownerReferences: [{ kind: 'PredictiveScaler', uid: 'u-1', controller: true }] });
     expect(d[0].hpa.spec?.metrics?.map((m) => m.type)).toEqual(['Resource', 'External']);
     expect(d[0].hpa.spec?.metrics?.[1].external?.metric.selector?.matchLabels).toEqual({ target: 'shop.checkout', cloneset: 'web' });
-    expect(desiredHpas(obj(spec), { ...s.spec, mode: 'Preview' }, 'shop.checkout')).toEqual([]);
+    // Preview: the HPA keeps the reactive metrics only (nothing acts on the forecast); with none, no HPA at all.
+    const preview = desiredHpas(obj(spec), { ...s.spec, mode: 'Preview' }, 'shop.checkout');
+    expect(preview.map((x) => x.hpa.spec?.metrics?.map((m) => m.type))).toEqual([['Resource']]);
+    expect(desiredHpas(obj(spec), { ...s.spec, mode: 'Preview', scaleTargets: s.spec.scaleTargets.map((t) => ({ ...t, metrics: [] })) }, 'shop.checkout')).toEqual([]);
   });
 
   it('writes quantities the apiserver parses', () => {

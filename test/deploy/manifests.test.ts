@@ -242,7 +242,7 @@ describe('RBAC of the workload kinds and the controller', () => {
       status: verbsOf(role, 'prescale.io', 'predictivescalers/status'),
       events: verbsOf(role, '', 'events'),
       hpas: verbsOf(role, 'autoscaling', 'horizontalpodautoscalers'),
-    }).toEqual({ predictivescalers: ['list', 'watch'], status: ['patch'], events: ['create'], hpas: ['create', 'delete', 'get', 'update'] });
+    }).toEqual({ predictivescalers: ['list', 'watch'], status: ['patch'], events: ['create'], hpas: ['create', 'delete', 'update'] });
     const binding = one(base, 'ClusterRoleBinding', 'prescale-controller');
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'prescale-controller' });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);

@@ -117,7 +117,6 @@ describe('K8S_CALLS_USED', () => {
       'create /events',
       'create autoscaling/horizontalpodautoscalers',
       'delete autoscaling/horizontalpodautoscalers',
-      'get autoscaling/horizontalpodautoscalers',
       'list prescale.io/predictivescalers',
       'patch prescale.io/predictivescalers/status',
       'update autoscaling/horizontalpodautoscalers',

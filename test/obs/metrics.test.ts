@@ -106,3 +106,18 @@ describe('createMetrics', () => {
     expect(sample(await b.render(), 'prescale_cycle_duration_seconds_count')).toBe(0);
   });
 });
+
+describe('a target removed', () => {
+  it('leaves no series behind (a deleted PredictiveScaler must not fire a stale-forecast alert forever), and the others keep theirs', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    const gone = fakeSnapshot({ name: 'shop.gone', historyMinutes: 60, horizon: 30, pastForecastMinutes: 30, base: 100, withModel: true, actions: [action({ atMs: NOW, target: 'shop.gone' })] });
+    m.recordSnapshot(gone);
+    m.recordSnapshot(fakeSnapshot({ name: 'shop.stays', historyMinutes: 60, horizon: 30, pastForecastMinutes: 0, base: 100, withModel: true }));
+    const before = await m.render();
+    expect(before.split('\n').filter((l) => l.includes('target="shop.gone"')).length).toBeGreaterThan(20);
+    m.forgetTarget('shop.gone');
+    const after = await m.render();
+    expect(after.split('\n').filter((l) => l.includes('target="shop.gone"'))).toEqual([]);
+    expect(after.split('\n').filter((l) => l.includes('target="shop.stays"')).length).toBeGreaterThan(20);
+  });
+});

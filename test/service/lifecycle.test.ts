@@ -152,6 +152,7 @@ describe('targets added, replaced and removed while the service runs (the Predic
   function counting(): { models: ModelProvider; trained: string[]; disposed: string[] } {
     const trained: string[] = [];
     const disposed: string[] = [];
+    const forgotten: string[] = [];
     const models: ModelProvider = {
       load: () => Promise.resolve(undefined),
       train: (t) => {
@@ -161,8 +162,12 @@ describe('targets added, replaced and removed while the service runs (the Predic
       },
       score: () => 0,
       save: () => Promise.resolve(),
+      forget: (t) => {
+        forgotten.push(t.name);
+        return Promise.resolve();
+      },
     };
-    return { models, trained, disposed };
+    return { models, trained, disposed, forgotten };
   }
   const extra = (over: Partial<(typeof cfg.targets)[number]> = {}): TargetRuntime => ({ config: { ...cfg.targets[0], name: 'shop.extra', ...over }, source: plain(), actuators: [new Recorder('cloneset:shop/extra')] });
 
@@ -175,6 +180,29 @@ describe('targets added, replaced and removed while the service runs (the Predic
     await service.runCycle();
     expect(store.get('shop.extra')?.model?.kind).toBe('m3');
     expect(() => service.addTarget(extra())).toThrow(/exists already/);
+  });
+
+  it('a target added before the config’s models load (the controller lists first at start) is trained once, not twice', async () => {
+    const trained: string[] = [];
+    const gate = deferred<void>();
+    const models: ModelProvider = {
+      load: () => Promise.resolve(undefined),
+      train: async (t) => {
+        trained.push(t.name);
+        if (t.name === 'shop.extra') await gate.promise; // still training when the config's models load
+        return level('m', 1000);
+      },
+      score: () => 0,
+      save: () => Promise.resolve(),
+    };
+    const { service } = rig({ sources: { shop: plain(), cart: plain() }, models });
+    const added = service.addTarget(extra());
+    await new Promise((r) => setTimeout(r, 10));
+    const loading = service.loadModels();
+    await new Promise((r) => setTimeout(r, 10));
+    gate.resolve();
+    await Promise.all([added, loading]);
+    expect(trained.sort()).toEqual(['cart', 'shop', 'shop.extra']);
   });
 
   it('until its model is trained, an added target is forecast by the seasonal baseline, or in fallback without a day of history', async () => {
@@ -194,7 +222,7 @@ describe('targets added, replaced and removed while the service runs (the Predic
   });
 
   it('a new bound keeps the model; a new history source trains a new one and frees the old', async () => {
-    const { models, trained, disposed } = counting();
+    const { models, trained, disposed, forgotten } = counting();
     const { service, store } = rig({ sources: { shop: plain(), cart: plain() }, models });
     await service.addTarget(extra());
     await service.replaceTarget(extra({ actuators: [{ ...cfg.targets[0].actuators[0], max: 7 }] }));
@@ -206,11 +234,13 @@ describe('targets added, replaced and removed while the service runs (the Predic
     await service.runCycle();
     expect(trained).toEqual(['shop.extra', 'shop.extra']);
     expect(disposed).toEqual(['m1']);
+    // The saved model was of the old history: deleted, so it is never loaded back for the new one.
+    expect(forgotten).toEqual(['shop.extra']);
     expect(store.get('shop.extra')?.model?.kind).toBe('m2');
   });
 
   it('a removed target is never run again, its model is freed and its snapshot (the served metric) is gone, even with a cycle in flight', async () => {
-    const { models, disposed } = counting();
+    const { models, disposed, forgotten } = counting();
     const box: { gate?: ReturnType<typeof deferred<void>> } = {};
     const gated: MetricSource = {
       description: 'gated',
@@ -232,6 +262,7 @@ describe('targets added, replaced and removed while the service runs (the Predic
     await Promise.all([cycle, removed]);
     expect(store.get('shop.extra')).toBeUndefined();
     expect(disposed).toEqual(['m1']);
+    expect(forgotten).toEqual(['shop.extra']);
     expect(service.has('shop.extra')).toBe(false);
     const decisions = await service.runCycle();
     expect(decisions.some((d) => d.target === 'shop.extra')).toBe(false);

@@ -149,7 +149,7 @@ describe('model lifecycle and cycle', () => {
 });
 
 describe('targets added, replaced and removed while the service runs (the PredictiveScaler controller)', () => {
-  function counting(): { models: ModelProvider; trained: string[]; disposed: string[] } {
+  function counting(): { models: ModelProvider; trained: string[]; disposed: string[]; forgotten: string[] } {
     const trained: string[] = [];
     const disposed: string[] = [];
     const forgotten: string[] = [];

@@ -62,7 +62,8 @@ export function resampleMean(s: Series, stepMs: number): Series {
   // Runs every cycle over days of history: walk the buckets instead of dividing per point.
   const per = stepMs / s.stepMs;
   let b = Math.floor((s.startMs - first) / stepMs);
-  let left = per - Math.round((s.startMs - first - b * stepMs) / s.stepMs);
+  // Points still to come in the first bucket: those at offsets o, o + step, … below stepMs (o need not be a multiple of the step).
+  let left = Math.ceil((stepMs - (s.startMs - first - b * stepMs)) / s.stepMs);
   for (let i = 0; i < s.values.length; i++) {
     const v = s.values[i];
     if (!Number.isNaN(v)) {

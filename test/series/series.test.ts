@@ -39,6 +39,18 @@ describe('resampleMean', () => {
     }
   });
 
+  // NAB's elb trace: 5-minute points at :04, :09, … resampled to the protocol's 5 minutes (each point its own bucket),
+  // and starts that are no whole number of native steps into a bucket.
+  it.each([
+    ['the same step, 4 min into a bucket', 5 * MIN, 4 * MIN, 5 * MIN],
+    ['the same step, 2 min 53 s into a bucket', 5 * MIN, 173_000, 5 * MIN],
+    ['1-min points 20 s into a 5-min bucket', MIN, 20_000, 5 * MIN],
+    ['1-min points 4 min 40 s into a 5-min bucket', MIN, 280_000, 5 * MIN],
+  ])('agrees with the definition: %s', (_name, step, off, to) => {
+    const s = makeSeries(T0 + off, step, Array.from({ length: 23 }, (_, i) => (i % 7 === 5 ? NaN : i + 1)));
+    expect(Array.from(resampleMean(s, to).values)).toEqual(reference(s, to));
+  });
+
   it('30-second points into minutes', () => {
     expect(Array.from(resampleMean(makeSeries(T0 + 30_000, 30_000, [1, 3, 5]), MIN).values)).toEqual([1, 4]);
   });

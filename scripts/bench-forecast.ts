@@ -5,12 +5,14 @@
  * in the same run, on the same splits and origins, scored by the same TypeScript code. Writes the `forecast`
  * section of BENCHMARKS.md.
  *
- *   npm run bench:forecast [-- --methods holt-winters,naive] [--fast] [--traces nasa,AMZN] [--peers LIST | --no-peers] [--out FILE]
+ *   npm run bench:forecast [-- --methods holt-winters,naive] [--fast] [--traces nasa,AMZN] [--peers LIST | --no-peers] [--peer-timeout SECONDS] [--out FILE]
  *
  * `--fast` skips the methods that train a neural network (lstm, ensemble, and auto, which trains one to compare;
  * the peer nhits). The peers run in a venv the bench creates from scripts/peers/requirements.txt
  * (~/.cache/prescale/peers-venv, or PRESCALE_PEERS_VENV); without python3 or its venv module they are skipped
- * with a message, and so with `--no-peers`. `--out FILE` writes the section to FILE instead of BENCHMARKS.md (trial runs).
+ * with a message, and so with `--no-peers`. Each peer runs in its own driver process, limited to `--peer-timeout`
+ * seconds per trace (default 600, its fit and every origin); past it the driver is killed and the table records the
+ * limit. `--out FILE` writes the section to FILE instead of BENCHMARKS.md (trial runs).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -22,7 +24,7 @@ import type { Forecaster } from '../src/forecast/forecaster.js';
 import { availableMethods, createForecaster, parseMethodList, type MethodName } from '../src/forecast/registry.js';
 import { AutoForecaster } from '../src/forecast/select.js';
 import { loadSeriesFile } from '../src/series/load.js';
-import { gitHead, machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
+import { gitHead, loadAverages, machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
 import {
   PEER_LABELS,
   PEER_NAMES,
@@ -32,9 +34,13 @@ import {
   peerOriginForecasts,
   readPeerOutput,
   runPeerDriver,
+  PeerTimeoutError,
   type PeerName,
   type VenvResult,
 } from './lib/peers.js';
+
+/** A peer's limit per trace unless `--peer-timeout` says otherwise: its fit and every origin, wall clock. */
+const DEFAULT_PEER_TIMEOUT_SECONDS = 600;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tracesDir = path.join(root, 'data', 'traces');
@@ -61,6 +67,8 @@ interface Args {
   peers: PeerName[];
   /** Where the section is written; default BENCHMARKS.md. */
   out: string;
+  /** Wall-clock limit per peer and trace (its fit and every origin), in seconds. */
+  peerTimeoutSeconds: number;
   argv: string;
 }
 
@@ -71,6 +79,7 @@ function parseArgs(argv: string[]): Args {
   let peers: PeerName[] | undefined;
   let noPeers = false;
   let out = path.join(root, 'BENCHMARKS.md');
+  let peerTimeoutSeconds = DEFAULT_PEER_TIMEOUT_SECONDS;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--fast') fast = true;
@@ -79,7 +88,11 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--peers') peers = parsePeerList(argv[++i] ?? '');
     else if (a === '--no-peers') noPeers = true;
     else if (a === '--out') out = path.resolve(argv[++i] ?? '');
-    else throw new Error(`unknown argument ${a}; use --methods LIST, --fast, --traces LIST, --peers LIST, --no-peers, --out FILE`);
+    else if (a === '--peer-timeout') {
+      const v = argv[++i];
+      peerTimeoutSeconds = Number(v);
+      if (!Number.isFinite(peerTimeoutSeconds) || peerTimeoutSeconds <= 0) throw new Error(`--peer-timeout: expected seconds (a number > 0), ${v ?? 'nothing'} given`);
+    } else throw new Error(`unknown argument ${a}; use --methods LIST, --fast, --traces LIST, --peers LIST, --no-peers, --peer-timeout SECONDS, --out FILE`);
   }
   let list = methods ?? availableMethods();
   let peerList = noPeers ? [] : (peers ?? [...PEER_NAMES]);
@@ -87,7 +100,7 @@ function parseArgs(argv: string[]): Args {
     list = list.filter((m) => m !== 'lstm' && m !== 'auto' && m !== 'ensemble');
     peerList = peerList.filter((p) => p !== 'nhits');
   }
-  return { methods: list, traces, peers: peerList, out, argv: argv.join(' ') };
+  return { methods: list, traces, peers: peerList, out, peerTimeoutSeconds, argv: argv.join(' ') };
 }
 
 function findCsvs(dir: string): string[] {
@@ -133,6 +146,8 @@ interface PeerResult {
   readonly predictSeconds?: number;
   readonly note?: string;
   readonly failed?: string;
+  /** The failure is the bench's time limit (`--peer-timeout`), not an error of the peer. */
+  readonly timedOut?: boolean;
 }
 
 /** Auto's holdout, read back after its fit: what it chose, and what WPL90 would have chosen (issue 18 item 3, reported only). */
@@ -150,6 +165,9 @@ interface TraceResult {
   readonly peersWallSeconds: number;
   readonly packages?: Readonly<Record<string, string | null>>;
   readonly autoHoldout?: AutoHoldout;
+  /** Load averages (1, 5, 15 min) when prescale's methods were done on this trace, and when its peers were. */
+  readonly loadAfterMethods: string;
+  readonly loadAfterPeers: string;
 }
 
 const f3 = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(3));
@@ -190,47 +208,70 @@ function allTable(results: TraceResult[], methods: MethodName[]): string[] {
   return lines;
 }
 
-interface DoneCounts {
-  traces: number;
-  mase: number;
-  maseCompared: number;
-  wpl: number;
-  wplCompared: number;
-  coverage: number;
+/** One "Done means" line of issue 18: how many traces pass, and the ones that do not, with why. */
+interface DoneLine {
+  passed: number;
+  misses: string[];
 }
 
-/** auto against the best peer per trace and score: the ratios issue 18 asks for, and its "Done means" counts. */
+interface DoneCounts {
+  traces: number;
+  mase: DoneLine;
+  wpl: DoneLine;
+  coverage: DoneLine;
+}
+
+/** a ÷ b rounded up at 3 decimals, so that a ratio above 1 never prints as 1.000 (no rounding in auto's favour). */
+const ratioUp = (a: number, b: number): string => (Math.ceil((a / b) * 1000 - 1e-9) / 1000).toFixed(3);
+
+/** auto against the best peer per trace and score: the ratios issue 18 asks for, and its "Done means" counts (on unrounded scores). */
 function ratioTable(results: TraceResult[]): { lines: string[]; done: DoneCounts } {
-  const head = ['trace', 'auto (chosen)', 'MASE: auto / best peer', 'WPL90: auto / best probabilistic peer', 'auto peak coverage', 'fit s: auto / those peers'];
+  const head = ['trace', 'auto (chosen)', 'MASE: auto / best peer', 'WPL90: auto / best probabilistic peer', 'auto peak coverage (windows)', 'fit s: auto / those peers'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  const done: DoneCounts = { traces: 0, mase: 0, maseCompared: 0, wpl: 0, wplCompared: 0, coverage: 0 };
+  const done: DoneCounts = { traces: 0, mase: { passed: 0, misses: [] }, wpl: { passed: 0, misses: [] }, coverage: { passed: 0, misses: [] } };
   for (const r of results) {
     const auto = r.report.methods.auto;
     if (!auto) continue;
     done.traces++;
+    const short = r.key.split('/').pop() ?? r.key;
     const bm = bestPeer(r, (s) => s.mase, false);
     const bw = bestPeer(r, (s) => s.wpl90, true);
-    const ratio = (a: number | undefined, b: number | undefined, p: PeerResult | undefined): string => {
-      if (!p || a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) return '—';
-      return `${f4(a)} / ${f4(b)} (${p.name}) = ${(a / b).toFixed(3)}${a <= b ? ' ✓' : ''}`;
+    const judge = (line: DoneLine, a: number | undefined, p: PeerResult | undefined, b: number | undefined): string => {
+      if (!p || a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) {
+        line.misses.push(`${short} (no peer scored)`);
+        return '—';
+      }
+      const ok = a <= b;
+      if (ok) line.passed++;
+      else line.misses.push(`${short} (×${ratioUp(a, b)} of ${p.name})`);
+      return `${f4(a)} / ${f4(b)} (${p.name}) = ${ratioUp(a, b)} ${ok ? '✓' : '✗'}`;
     };
-    if (bm?.scores) {
-      done.maseCompared++;
-      if (auto.mase <= bm.scores.mase) done.mase++;
-    }
-    if (bw?.scores && auto.wpl90 !== undefined) {
-      done.wplCompared++;
-      if (auto.wpl90 <= num(bw.scores.wpl90)) done.wpl++;
-    }
+    const maseCell = judge(done.mase, auto.mase, bm, bm?.scores?.mase);
+    const wplCell = judge(done.wpl, auto.wpl90, bw, bw?.scores?.wpl90);
     const cov = auto.windowPeakCoverage;
     const inBand = cov !== undefined && cov >= 0.85 && cov <= 0.95;
-    if (inBand) done.coverage++;
+    if (inBand) done.coverage.passed++;
+    else done.coverage.misses.push(`${short} (${f4(cov)})`);
+    const covered = cov === undefined ? NaN : Math.round(cov * auto.completeWindows);
     const fits = [bm, bw].filter((p, i, a): p is PeerResult => p !== undefined && a.indexOf(p) === i).map((p) => `${p.name} ${(p.fitSeconds ?? NaN).toFixed(1)}`);
     lines.push(
-      `| ${r.key} | ${(auto.chosen ?? '—') + (auto.bandExponent !== undefined && auto.bandExponent !== 1 ? `, band ×${auto.bandExponent}` : '')} | ${ratio(auto.mase, bm?.scores?.mase, bm)} | ${ratio(auto.wpl90, bw?.scores?.wpl90, bw)} | ${f3(cov)}${inBand ? ' ✓' : ''} | ${auto.fitSeconds.toFixed(1)} / ${fits.join(', ') || '—'} |`,
+      `| ${r.key} | ${(auto.chosen ?? '—') + (auto.bandExponent !== undefined && auto.bandExponent !== 1 ? `, band ×${auto.bandExponent}` : '')} | ${maseCell} | ${wplCell} | ${f3(cov)} (${covered}/${auto.completeWindows}) ${inBand ? '✓' : '✗'} | ${auto.fitSeconds.toFixed(1)} / ${fits.join(', ') || '—'} |`,
     );
   }
   return { lines, done };
+}
+
+/** Issue 18's three "Done means" lines, each said plainly: holds or does not, with the traces that miss. */
+function doneLines(done: DoneCounts): string[] {
+  const verdict = (ok: boolean): string => (ok ? '**holds**' : '**does not hold**');
+  const misses = (l: DoneLine): string => (l.misses.length > 0 ? `; not on ${l.misses.join(', ')}` : '');
+  const five = done.traces === 5 ? '' : ` (this run has auto on ${done.traces} trace${done.traces === 1 ? '' : 's'}, not on the five shared ones, so it cannot settle the line)`;
+  const every = (l: DoneLine): boolean => done.traces === 5 && l.passed === done.traces;
+  return [
+    `1. auto's MASE at or below the best peer's on every shared trace: ${verdict(every(done.mase))} — at or below on ${done.mase.passed} of ${done.traces}${misses(done.mase)}${five}.`,
+    `2. auto's WPL90 at or below the best probabilistic peer's on every shared trace: ${verdict(every(done.wpl))} — at or below on ${done.wpl.passed} of ${done.traces}${misses(done.wpl)}${five}.`,
+    `3. auto's window-peak coverage within 0.85–0.95 on at least 4 of the 5: ${verdict(done.traces === 5 && done.coverage.passed >= 4)} — within on ${done.coverage.passed} of ${done.traces}${misses(done.coverage)}${five}.`,
+  ];
 }
 
 /** Auto's holdout judged by WPL90 instead of its rule (issue 18 item 3: reported, auto's choice is unchanged). */
@@ -261,32 +302,50 @@ function historyTable(results: TraceResult[], v1: PeerTable): string[] {
   return lines;
 }
 
-async function runPeers(python: string, key: string, series: Parameters<typeof prepareProtocol>[0], names: readonly PeerName[]): Promise<Pick<TraceResult, 'peers' | 'peersWallSeconds' | 'packages'>> {
+/** A message fit for BENCHMARKS.md: the checkout's and the home directory's paths made relative (no machine paths). */
+function portable(msg: string): string {
+  return msg.split(`${root}${path.sep}`).join('').split(root).join('.').split(os.homedir()).join('~');
+}
+
+/**
+ * Every peer in its own driver process with a wall-clock limit, so that one peer that cannot fit in reasonable
+ * time (AutoARIMA on a long series) is recorded with its limit and the others still run.
+ */
+async function runPeers(python: string, key: string, series: Parameters<typeof prepareProtocol>[0], o: { names: readonly PeerName[]; timeoutSeconds: number }): Promise<Pick<TraceResult, 'peers' | 'peersWallSeconds' | 'packages'>> {
   const d = prepareProtocol(series);
   const origins = originsOf(d.trainEnd, d.actual.values.length, d.horizon);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'prescale-peers-'));
   const t0 = performance.now();
+  const peers: PeerResult[] = [];
+  let packages: TraceResult['packages'];
   try {
     const input = path.join(dir, 'input.json');
-    const output = path.join(dir, 'output.json');
     writeFileSync(input, JSON.stringify(peerInput(key, d, origins)));
-    try {
-      await runPeerDriver(python, input, output, names);
-    } catch (err: unknown) {
-      const msg = err instanceof Error ? err.message : String(err);
-      return { peers: names.map((name) => ({ name, failed: msg })), peersWallSeconds: (performance.now() - t0) / 1000 };
-    }
-    const out = readPeerOutput(output, { origins, horizon: d.horizon });
-    const peers = names.map((name): PeerResult => {
+    for (const name of o.names) {
+      const output = path.join(dir, `${name}.json`);
+      const p0 = performance.now();
+      try {
+        await runPeerDriver(python, input, output, { peers: [name], timeoutSeconds: o.timeoutSeconds });
+      } catch (err: unknown) {
+        const msg = err instanceof Error ? err.message : String(err);
+        process.stderr.write(`  peer ${name}: ${portable(msg)} after ${((performance.now() - p0) / 1000).toFixed(0)} s\n`);
+        peers.push({ name, failed: portable(msg), timedOut: err instanceof PeerTimeoutError });
+        continue;
+      }
+      const out = readPeerOutput(output, { origins, horizon: d.horizon });
+      packages ??= out.packages;
       const p = out.peers[name];
-      if (!p) return { name, failed: out.failed[name] ?? 'no output' };
+      if (!p) {
+        peers.push({ name, failed: portable(out.failed[name] ?? 'no output') });
+        continue;
+      }
       const scores = scoreForecasts(d, peerOriginForecasts(p, d, origins));
       process.stderr.write(
         `  peer ${name}: MASE ${f3(scores.mase)} UFR ${f3(scores.ufr)} peak ${f3(scores.peakRatio)} cov ${f3(scores.coverageP90)} WPL90 ${f4(scores.wpl90)} peak cov ${f3(scores.windowPeakCoverage)} fit ${p.fitSeconds.toFixed(2)} s\n`,
       );
-      return { name, scores, probabilistic: p.probabilistic, fitSeconds: p.fitSeconds, predictSeconds: p.predictSeconds, note: p.note };
-    });
-    return { peers, peersWallSeconds: (performance.now() - t0) / 1000, packages: out.packages };
+      peers.push({ name, scores, probabilistic: p.probabilistic, fitSeconds: p.fitSeconds, predictSeconds: p.predictSeconds, note: p.note });
+    }
+    return { peers, peersWallSeconds: (performance.now() - t0) / 1000, packages };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -301,6 +360,13 @@ async function main(): Promise<void> {
   // Read before the run: commits landing while it runs must not be credited with its numbers.
   const commit = gitHead(root);
   const started = performance.now();
+  const loadAtStart = loadAverages();
+  // The 1-min load average once a minute (when the event loop is free: a model's synchronous fit can delay a sample).
+  const loadSamples: number[] = [];
+  const sampler = setInterval(() => loadSamples.push(os.loadavg()[0]), 60_000);
+  sampler.unref();
+  // So that the exit handlers run, which end a peer's driver still running.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
   let venv: VenvResult = { ok: false, reason: '--no-peers' };
   if (args.peers.length > 0) {
     venv = ensurePeersVenv();
@@ -333,10 +399,15 @@ async function main(): Promise<void> {
     if (auto instanceof AutoForecaster && auto.decision) {
       autoHoldout = { chosen: auto.decision.chosen, lowestMase: auto.decision.lowest, scores: auto.scores as Record<string, MethodScores> };
     }
-    const peers = venv.ok ? await runPeers(venv.python, key, series, args.peers) : { peers: [], peersWallSeconds: 0 };
-    results.push({ key, report, loadSeconds, autoHoldout, ...peers });
+    const loadAfterMethods = loadAverages();
+    const peers = venv.ok ? await runPeers(venv.python, key, series, { names: args.peers, timeoutSeconds: args.peerTimeoutSeconds }) : { peers: [], peersWallSeconds: 0 };
+    results.push({ key, report, loadSeconds, autoHoldout, ...peers, loadAfterMethods, loadAfterPeers: loadAverages() });
   }
   const totalSeconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  const loadAtEnd = loadAverages();
+  const samples = loadSamples.length > 0 ? `; the 1-min load sampled ${loadSamples.length} times over the run: mean ${(loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length).toFixed(2)}, min ${Math.min(...loadSamples).toFixed(2)}, max ${Math.max(...loadSamples).toFixed(2)}` : '';
+  const loadLine = `Load averages (1, 5, 15 min, as \`uptime\` prints them; ${os.cpus().length} cores shared with other work, so a load above ${os.cpus().length} slows every fit): at the start ${loadAtStart}, at the end ${loadAtEnd}${samples}; per trace after prescale's methods / after the peers: ${results.map((r) => `${r.key.split('/').pop()} ${r.loadAfterMethods} / ${r.loadAfterPeers}`).join('; ')}.`;
   const command = `npm run bench:forecast${args.argv ? ` -- ${args.argv}` : ''}`;
   const packages = results.find((r) => r.packages)?.packages;
   const peerNotes = new Map<string, string>();
@@ -344,11 +415,12 @@ async function main(): Promise<void> {
   const ratios = ratioTable(results);
   const hasAuto = ratios.done.traces > 0;
   const peersLine = venv.ok
-    ? `Peers (scripts/peers/run_peers.py, run by this bench in the same invocation in a venv from scripts/peers/requirements.txt${venv.installed ? `, installed in this run in ${venv.installed.seconds.toFixed(0)} s, ${(venv.installed.bytes / 2 ** 30).toFixed(1)} GiB` : ''}): ${packages ? Object.entries(packages).map(([k, v]) => `${k} ${v ?? '—'}`).join(', ') : 'no package versions (no peer ran)'}. Each peer is fitted once on the same training part and forecasts every origin from the causal context y[0..t], never refitted; its p50 and p90 are read back and scored by the same TypeScript code as prescale's methods (negative values clipped to 0 and p90 ≥ p50, as prescale's own forecasts are). Peers' wall time per trace (fit and all origins): ${results.map((r) => `${r.key.split('/').pop()} ${r.peersWallSeconds.toFixed(0)} s`).join(', ')}.`
+    ? `Peers (scripts/peers/run_peers.py, run by this bench in the same invocation in a venv from scripts/peers/requirements.txt${venv.installed ? `, installed in this run in ${venv.installed.seconds.toFixed(0)} s, ${(venv.installed.bytes / 2 ** 30).toFixed(1)} GiB` : ''}): ${packages ? Object.entries(packages).map(([k, v]) => `${k} ${v ?? '—'}`).join(', ') : 'no package versions (no peer ran)'}. Each peer is fitted once on the same training part and forecasts every origin from the causal context y[0..t], never refitted; its p50 and p90 are read back and scored by the same TypeScript code as prescale's methods (negative values clipped to 0 and p90 ≥ p50, as prescale's own forecasts are). Each peer runs in its own process, with 2 threads (OpenMP waiting passively) and a limit of ${args.peerTimeoutSeconds} s per trace for its fit and every origin, past which it is killed and recorded as such. Peers' wall time per trace (fit and all origins): ${results.map((r) => `${r.key.split('/').pop()} ${r.peersWallSeconds.toFixed(0)} s`).join(', ')}.`
     : `Peers: not run (${venv.ok ? '' : venv.reason}).`;
   const body = [
     `Command: \`${command}\` at commit ${commit} (read at the start) — ${new Date().toISOString().slice(0, 16)}Z, total ${totalSeconds.toFixed(0)} s.`,
     `Machine: ${machineLine()}.`,
+    loadLine,
     '',
     'Protocols v1 and v2 (docs/benchmark-protocol.md; `prescale evaluate` runs the same code): resolution max(native, 5 min), horizon 30 min,',
     'train on the first 70 %, rolling origins every 30 min over the last 30 %. Traces: every CSV under data/traces given to `--traces`',
@@ -365,11 +437,13 @@ async function main(): Promise<void> {
     ...(hasAuto
       ? [
           '',
-          '**auto against the best peer of this run** (✓ = at or below; the best probabilistic peer for WPL90):',
+          '**auto against the best peer of this run** (✓ = at or below, ✗ = above, on unrounded scores; the best probabilistic peer for WPL90; ratios rounded up at 3 decimals; peak coverage ✓ within 0.85–0.95):',
           '',
           ...ratios.lines,
           '',
-          `auto's MASE at or below the best peer's on ${ratios.done.mase} of ${ratios.done.maseCompared} traces; its WPL90 at or below the best probabilistic peer's on ${ratios.done.wpl} of ${ratios.done.wplCompared}; its window-peak coverage within 0.85–0.95 on ${ratios.done.coverage} of ${ratios.done.traces}.`,
+          "**Issue 18's \"Done means\", judged on this run** (unrounded scores; a tie counts as at or below; ratios above are rounded up):",
+          '',
+          ...doneLines(ratios.done),
           '',
           "**auto's holdout judged by WPL90** (reported only: auto still chooses by its rule, the lowest holdout MASE among candidates whose p90 clears the sanity bar, then the significance test against the ensemble; the holdout WPL90 is the candidate's own band, before auto's band calibration):",
           '',

@@ -10,6 +10,14 @@ export function machineLine(): string {
   return `${os.cpus().length} cores (${cpu}), ${gib} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
+/** The load averages over 1, 5 and 15 minutes, as `uptime` prints them (e.g. "2.01, 4.02, 3.93"). */
+export function loadAverages(): string {
+  return os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(', ');
+}
+
 /** The checked-out commit, with `+changes` when tracked files differ from it ('unknown' outside git). */
 export function gitHead(cwd = process.cwd()): string {
   try {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { forecastOrigins, originsOf, prepareProtocol, scoreForecasts, type ProtocolData } from '../../src/forecast/evaluate.js';
 import { NaiveForecaster } from '../../src/forecast/naive.js';
 import { makeSeries } from '../../src/series/series.js';
-import { PEER_FORMAT, peerInput, peerOriginForecasts, peersVenvDir, readPeerOutput, runPeerDriver } from '../../scripts/lib/peers.js';
+import { PEER_FORMAT, PeerTimeoutError, peerInput, peerOriginForecasts, peersVenvDir, readPeerOutput, runPeerDriver } from '../../scripts/lib/peers.js';
 
 const STEP = 300_000;
 const d: ProtocolData = { actual: makeSeries(0, STEP, [1, 10, 20, 5, 8]), trainEnd: 1, horizon: 2, season: 1, maseScale: 1 };
@@ -107,6 +107,52 @@ describe('a peer scored by the same code as prescale', () => {
   });
 });
 
+// The time limit and the exit status, with a shell script standing in for the interpreter (no Python needed): what is
+// tested is how the bench treats a process, not a peer.
+describe('runPeerDriver without Python', () => {
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('kills a driver past its time limit, with the worker it started, and says the limit', async () => {
+    const dir = tmp();
+    try {
+      const script = path.join(dir, 'hang.sh');
+      const pidFile = path.join(dir, 'worker.pid');
+      writeFileSync(script, `#!/bin/sh\nsleep 60 &\necho $! > ${pidFile}\nwait\n`);
+      chmodSync(script, 0o755);
+      const t0 = performance.now();
+      const run = runPeerDriver(script, 'in.json', 'out.json', { peers: ['naive'], timeoutSeconds: 1 });
+      await expect(run).rejects.toThrow(PeerTimeoutError);
+      await expect(run).rejects.toThrow('no result within the time limit of 1 s (killed)');
+      expect(performance.now() - t0).toBeLessThan(10_000);
+      const worker = Number(readFileSync(pidFile, 'utf8'));
+      // SIGKILL to the group is delivered at once, but the zombie may need a moment to be reaped by init.
+      for (let i = 0; i < 50 && alive(worker); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(alive(worker)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
+
+  it('rejects with the exit status, naming the driver by its path in the repository', async () => {
+    const dir = tmp();
+    try {
+      const script = path.join(dir, 'fail.sh');
+      writeFileSync(script, '#!/bin/sh\nexit 3\n');
+      chmodSync(script, 0o755);
+      await expect(runPeerDriver(script, 'in.json', 'out.json', { peers: ['naive'], timeoutSeconds: 10 })).rejects.toThrow(/^scripts\/peers\/run_peers\.py exited with 3$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 // The driver itself, when the bench's venv is there (npm run bench:forecast creates it); skipped, and named so, without it.
 const python = path.join(peersVenvDir(), 'bin', 'python');
 const hasVenv = existsSync(python) && spawnSync(python, ['-c', 'import statsforecast, lightgbm'], { timeout: 120_000 }).status === 0;
@@ -123,7 +169,7 @@ const hasVenv = existsSync(python) && spawnSync(python, ['-c', 'import statsfore
       const input = path.join(dir, 'in.json');
       const out = path.join(dir, 'out.json');
       writeFileSync(input, JSON.stringify(peerInput('synthetic', p, orig)));
-      await runPeerDriver(python, input, out, ['naive', 'seasonal-naive', 'mstl-ets', 'lightgbm']);
+      await runPeerDriver(python, input, out, { peers: ['naive', 'seasonal-naive', 'mstl-ets', 'lightgbm'], timeoutSeconds: 170 });
       const r = readPeerOutput(out, { origins: orig, horizon: p.horizon });
       expect(Object.keys(r.peers).sort()).toEqual(['lightgbm', 'mstl-ets', 'naive', 'seasonal-naive']);
       const naive = new NaiveForecaster();

@@ -285,7 +285,9 @@ describe('applied server-side to the real control plane', () => {
     const real = docs.filter((d) => d.kind !== 'APIService');
     const out = await cluster.apply(real.map((d) => stringify(d)).join('---\n'));
     for (const api of docs.filter((d) => d.kind === 'APIService')) {
-      const dry = await cluster.kubectlOk(['apply', '--server-side', '--dry-run=server', '--field-manager=prescale-tests', '-f', '-'], { input: stringify(api) });
+      // --force-conflicts: the e2e suite may have registered the real one already (its fields have another manager);
+      // a dry run stores nothing either way.
+      const dry = await cluster.kubectlOk(['apply', '--server-side', '--force-conflicts', '--dry-run=server', '--field-manager=prescale-tests', '-f', '-'], { input: stringify(api) });
       expect(dry).toContain(`apiservice.apiregistration.k8s.io/${api.metadata.name} serverside-applied (server dry run)`);
     }
     return out.trim().split('\n');

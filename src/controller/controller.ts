@@ -198,7 +198,7 @@ export class PredictiveScalerController {
       return this.invalid(t, generation, { field: 'spec', message: errorMessage(err) });
     }
     const added = !t.running;
-    // The model loads (or trains) in the background: the target runs in fallback meanwhile, and status says so.
+    // The model loads (or trains) in the background: the seasonal baseline forecasts meanwhile, and status says so.
     const loading = added && !this.o.host.has(t.targetName) ? this.o.host.addTarget(runtime) : this.o.host.replaceTarget(runtime);
     loading.catch((err: unknown) => log.error({ target: t.targetName, err: errorMessage(err) }, 'loading the model failed'));
     t.invalid = undefined;

@@ -233,7 +233,7 @@ function createHandler(o: ExternalMetricsServerOptions, initialAuth: RequestHead
       const key = `${it.metricLabels.target}/${it.metricLabels.cloneset}`;
       if (nowMs - (staleWarnedAt.get(key) ?? -Infinity) < 60_000) continue;
       staleWarnedAt.set(key, nowMs);
-      log.warn({ target: it.metricLabels.target, cloneset: it.metricLabels.cloneset, metric: it.metricName }, 'forecast stale: serving observed load');
+      log.warn({ target: it.metricLabels.target, cloneset: it.metricLabels.cloneset, metric: it.metricName }, 'serving observed load (the forecast is stale, or the target is paused)');
     }
   };
 

@@ -85,7 +85,7 @@ export class PrescaleService {
 
   /**
    * Adds a target while the service runs (the PredictiveScaler controller). It takes part from the next cycle on,
-   * in fallback until its model is loaded or trained; the promise settles when the model is in.
+   * forecast by the seasonal baseline until its model is loaded or trained; the promise settles when the model is in.
    */
   addTarget(runtime: TargetRuntime): Promise<void> {
     const name = runtime.config.name;

@@ -27,22 +27,9 @@ log="$dir/build-helm.log"
 mkdir -p "$tmp"
 echo "helm: building helm $helm with $gov into $dir (once per machine; a cold build takes minutes on 2 cores)" >&2
 
-# A line of progress every 30 s (`go build -v` names each package it compiles, into a log beside the cache;
-# its tail is shown when the build fails).
+. "$root/scripts/cluster/go-build.sh"
 t0=$SECONDS
-CGO_ENABLED=0 go build -v -trimpath -ldflags "$ldflags" -o "$tmp/helm" helm.sh/helm/v4/cmd/helm >"$log" 2>&1 &
-pid=$!
-while kill -0 "$pid" 2>/dev/null; do
-  sleep 5
-  if [ $(((SECONDS - t0) % 30)) -lt 5 ]; then
-    echo "helm: $(wc -l <"$log") packages compiled, $((SECONDS - t0)) s" >&2
-  fi
-done
-if ! wait "$pid"; then
-  tail -n 30 "$log" >&2
-  echo "helm: building helm.sh/helm/v4/cmd/helm failed; the whole log is $log" >&2
-  exit 1
-fi
+go_build helm helm helm.sh/helm/v4/cmd/helm "$tmp" "$log" "$ldflags"
 
 rm -rf "$bin"
 mv "$tmp" "$bin"

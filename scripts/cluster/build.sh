@@ -31,26 +31,9 @@ tmp="$dir/bin.partial"
 mkdir -p "$tmp"
 echo "cluster: building Kubernetes $k8s and etcd $etcd with $gov into $dir (once per machine; a cold build takes many minutes on 2 cores)" >&2
 
-# One binary at a time, with a line of progress every 30 s (`go build -v` names each package it compiles,
-# into a log beside the cache; its tail is shown when a build fails).
-build() { # name package
-  local name=$1 pkg=$2 start=$SECONDS log="$dir/build-$1.log" pid
-  echo "cluster: [$name] compiling $pkg" >&2
-  CGO_ENABLED=0 go build -v -trimpath -ldflags "$ldflags" -o "$tmp/$name" "$pkg" >"$log" 2>&1 &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 5
-    if [ $(((SECONDS - start) % 30)) -lt 5 ]; then
-      echo "cluster: [$name] $(wc -l <"$log") packages compiled, $((SECONDS - start)) s" >&2
-    fi
-  done
-  if ! wait "$pid"; then
-    tail -n 30 "$log" >&2
-    echo "cluster: building $name ($pkg) failed; the whole log is $log" >&2
-    exit 1
-  fi
-  echo "cluster: [$name] done in $((SECONDS - start)) s" >&2
-}
+# One binary at a time, with a line of progress every 30 s (scripts/cluster/go-build.sh).
+. "$root/scripts/cluster/go-build.sh"
+build() { go_build cluster "$1" "$2" "$tmp" "$dir/build-$1.log" "$ldflags"; }
 t0=$SECONDS
 build etcd go.etcd.io/etcd/server/v3
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver

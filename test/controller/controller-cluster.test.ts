@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { writeDevCerts, type DevCertPaths } from '../../src/certs.js';
 import { ROOT } from '../support/cluster.js';
+import { writeDeployOverlay } from '../support/deploy-overlay.js';
 import { freePort } from '../support/moto.js';
 import { PrescaleProcess } from '../support/prescale-process.js';
 import { writeSyntheticTrace } from '../support/synthetic-trace.js';
@@ -105,26 +106,7 @@ beforeAll(async () => {
   trace = join(dir, 'trace.csv');
   writeSyntheticTrace(trace, { baseQps: 300, spikeQps: 3000, spikeAt: Date.now() + 6 * 3600_000, spikeMinutes: 30 });
   // deploy/ as shipped, with the Service an ExternalName for localhost and the APIService on this suite's port and CA.
-  const overlay = join(dir, 'overlay');
-  mkdirSync(overlay, { recursive: true });
-  writeFileSync(
-    join(overlay, 'kustomization.yaml'),
-    stringify({
-      apiVersion: 'kustomize.config.k8s.io/v1beta1',
-      kind: 'Kustomization',
-      resources: [relative(overlay, join(ROOT, 'deploy/base'))],
-      patches: [
-        { target: { kind: 'Service', name: 'prescale' }, patch: stringify([{ op: 'replace', path: '/spec', value: { type: 'ExternalName', externalName: 'localhost', ports: [{ name: 'https', port: 443, protocol: 'TCP' }] } }]) },
-        {
-          target: { kind: 'APIService', name: 'v1beta1.external.metrics.k8s.io' },
-          patch: stringify([
-            { op: 'add', path: '/spec/caBundle', value: (await import('node:fs')).readFileSync(certs.caCert).toString('base64') },
-            { op: 'replace', path: '/spec/service/port', value: metricsPort },
-          ]),
-        },
-      ],
-    }),
-  );
+  const overlay = writeDeployOverlay(dir, { caCertFile: certs.caCert, metricsPort });
   await cluster.kubectlOk(['apply', '--server-side', '-f', join(ROOT, 'deploy/crd/prescale.io_predictivescalers.yaml')]);
   await cluster.kubectlOk(['wait', '--for=condition=Established', '--timeout=30s', 'crd/predictivescalers.prescale.io']);
   await cluster.kubectlOk(['apply', '--server-side', '-k', overlay]);

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import { writeDevCerts, type DevCertPaths } from '../../src/certs.js';
 import { isCallUsed } from '../../src/k8s/rbac.js';
 import { METRICS_API_K8S_CALLS } from '../../src/metrics-api/auth.js';
 import { forbidden, settledAudit } from '../support/audit-calls.js';
 import { ROOT, httpsGet } from '../support/cluster.js';
+import { writeDeployOverlay } from '../support/deploy-overlay.js';
 import { freePort } from '../support/moto.js';
 import { PrescaleProcess } from '../support/prescale-process.js';
 import { until as pollUntil } from '../support/until.js';
@@ -136,30 +137,7 @@ afterAll(async () => {
 
 describe('deploy/ on a real control plane', () => {
   it('applies server-side through a test overlay (ExternalName Service for localhost, the dev CA as caBundle)', async () => {
-    const overlay = join(dir, 'overlay');
-    mkdirSync(overlay, { recursive: true });
-    const ca = readFileSync(certs.caCert).toString('base64');
-    writeFileSync(
-      join(overlay, 'kustomization.yaml'),
-      stringify({
-        apiVersion: 'kustomize.config.k8s.io/v1beta1',
-        kind: 'Kustomization',
-        resources: [relative(overlay, join(ROOT, 'deploy/base'))],
-        patches: [
-          {
-            target: { kind: 'Service', name: 'prescale' },
-            patch: stringify([{ op: 'replace', path: '/spec', value: { type: 'ExternalName', externalName: 'localhost', ports: [{ name: 'https', port: 443, protocol: 'TCP' }] } }]),
-          },
-          {
-            target: { kind: 'APIService', name: 'v1beta1.external.metrics.k8s.io' },
-            patch: stringify([
-              { op: 'add', path: '/spec/caBundle', value: ca },
-              { op: 'replace', path: '/spec/service/port', value: metricsPort },
-            ]),
-          },
-        ],
-      }),
-    );
+    const overlay = writeDeployOverlay(dir, { caCertFile: certs.caCert, metricsPort });
     await cluster.kubectlOk(['apply', '--server-side', '-k', overlay]);
     await cluster.kubectlOk(['create', 'namespace', 'shop']);
     cluster.keepCloneSetStatus('shop');

@@ -31,20 +31,26 @@ const passThrough = (description: string): z.ZodRecord<z.ZodString, z.ZodUnknown
 export const scaleTargetSpec = z
   .object({
     /** Any workload with a `/scale` subresource in the PredictiveScaler's namespace: CloneSet, Deployment, Argo Rollout. */
-    scaleTargetRef: workloadKind.extend({ name: z.string().min(1).max(253) }).strict(),
+    scaleTargetRef: workloadKind
+      .extend({ name: z.string().min(1).max(253) })
+      .strict()
+      .describe('The workload scaled: any kind with a /scale subresource in this namespace (CloneSet, Deployment, Argo Rollout).'),
     /** The load one replica serves; replicas = ceil(forecast / qpsPerReplica). */
-    qpsPerReplica: positive,
-    minReplicas: z.number().int().min(1).default(1),
-    maxReplicas: z.number().int().positive(),
+    qpsPerReplica: positive.describe('Requests per second one replica serves; replicas = ceil(forecast QPS / qpsPerReplica).'),
+    minReplicas: z.number().int().min(1).default(1).describe('Fewest replicas planned (default 1).'),
+    maxReplicas: z.number().int().positive().describe('Most replicas planned.'),
     /** How long before the forecast load a replica must be asked for (pod start and warm-up). */
-    leadMinutes: z.number().nonnegative().max(180).default(3),
-    scaleDownDelayMinutes: z.number().nonnegative().default(10),
-    maxStepUp: z.number().int().positive().optional(),
+    leadMinutes: z.number().nonnegative().max(180).default(3).describe('How long before the forecast load replicas are asked for: pod start and warm-up (default 3).'),
+    scaleDownDelayMinutes: z.number().nonnegative().default(10).describe('How long a lower plan must hold before capacity goes down (default 10).'),
+    maxStepUp: z.number().int().positive().optional().describe('Most replicas added in one cycle (default: no limit).'),
     /**
      * `external-metric`: prescale creates and owns an HPA that reads `prescale-qps` beside `metrics` (the HPA takes
      * the max). `direct`: prescale writes `/scale` itself, refused while any HPA targets the workload.
      */
-    mode: z.enum(['external-metric', 'direct']).default('external-metric'),
+    mode: z
+      .enum(['external-metric', 'direct'])
+      .default('external-metric')
+      .describe('external-metric (default): prescale owns an HPA reading prescale-qps beside `metrics`. direct: prescale writes /scale itself (refused while an HPA targets the workload).'),
     /** autoscaling/v2 MetricSpecs kept in the generated HPA beside prescale-qps (the reactive metrics). */
     metrics: z.array(passThrough('An autoscaling/v2 MetricSpec, copied into the generated HPA.')).default([]),
     /** autoscaling/v2 HorizontalPodAutoscalerBehavior, copied into the generated HPA. */
@@ -61,14 +67,14 @@ export const lambdaSpec = lambdaActuator
 export const predictiveScalerSpec = z
   .object({
     /** `Auto` forecasts and actuates; `Preview` forecasts and reports in status and metrics, and changes nothing. */
-    mode: z.enum(['Auto', 'Preview']).default('Auto'),
-    history: historySchema,
-    forecast: forecastSchema,
+    mode: z.enum(['Auto', 'Preview']).default('Auto').describe('Auto (default): forecast and actuate. Preview: forecast and report in status, change nothing.'),
+    history: historySchema.describe('Where the request rate comes from: source prometheus (url, query), cloudwatch (namespace, metric, dimensions) or csv (path; needs controller.allowLocalFiles).'),
+    forecast: forecastSchema.describe('How it is forecast: horizonMinutes (30), quantile sized for (0.9), model (auto), stepMinutes (5), maxHistoryAgeMinutes (10).'),
     /** Known events (promos): planner floors and the calendar the forecast learns uplifts from. */
-    events: z.array(eventSchema).default([]),
-    scaleTargets: z.array(scaleTargetSpec).default([]),
+    events: z.array(eventSchema).default([]).describe('Known events (promos): with a tag the forecast learns and applies their uplift; minCapacity and multiplier set floors.'),
+    scaleTargets: z.array(scaleTargetSpec).default([]).describe('Workloads whose replicas follow the forecast.'),
     /** Lambda aliases whose provisioned concurrency follows the forecast (through Application Auto Scaling). */
-    lambdas: z.array(lambdaSpec).default([]),
+    lambdas: z.array(lambdaSpec).default([]).describe('Lambda aliases whose provisioned concurrency follows the forecast, through Application Auto Scaling (needs controller.allowAws).'),
   })
   .strict()
   .refine((s) => s.scaleTargets.length + s.lambdas.length > 0, { message: 'must list at least one of scaleTargets or lambdas', path: ['scaleTargets'] });

@@ -190,6 +190,8 @@ describe('PredictiveScaler on a real control plane', () => {
     expect(header.split(/\s+/)).toEqual(['NAME', 'TARGET', 'MODE', 'MODEL', 'P90', 'PLANNED', 'READY', 'AGE']);
     expect(row.split(/\s+/).slice(0, 4)).toEqual(['web', 'web', 'Auto', 'seasonal-naive']);
     expect(row.split(/\s+/)[6]).toBe('True');
+    // And kubectl explain reads the field descriptions the CRD carries from the zod schema.
+    expect(await cluster.kubectlOk(['explain', 'psc.spec.scaleTargets.qpsPerReplica'])).toMatch(/Requests per second one replica serves/);
   });
 
   it('an edit takes effect without a restart: the HPA follows, the status reports the new generation', async () => {

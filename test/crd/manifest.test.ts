@@ -52,7 +52,8 @@ describe('the CRD', () => {
     expect(s.required).toEqual(['spec']);
     expect(Object.keys(s.properties)).toEqual(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
     expect(s.properties.spec.required).toEqual(['history']);
-    expect(s.properties.spec.properties.mode).toEqual({ type: 'string', enum: ['Auto', 'Preview'] });
+    expect(s.properties.spec.properties.mode).toMatchObject({ type: 'string', enum: ['Auto', 'Preview'], description: expect.stringMatching(/^Auto \(default\)/) });
+    expect(s.properties.spec.properties.mode.default).toBeUndefined();
   });
 });
 

@@ -1,5 +1,6 @@
 import type { V2HorizontalPodAutoscaler, V2HorizontalPodAutoscalerBehavior, V2MetricSpec } from '@kubernetes/client-node';
 import { ADOPT_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, PS_API_VERSION, PS_KIND, type PredictiveScalerObject, type PredictiveScalerSpec } from '../crd/predictive-scaler.js';
+import { hpaTargets } from '../actuators/cloneset.js';
 import { METRIC_NAMES } from '../metrics-api/server.js';
 import { errorMessage } from '../util/errors.js';
 import type { ControllerKubeApi } from '../k8s/predictive-scalers.js';
@@ -149,11 +150,13 @@ export async function ensureHpas(api: ControllerKubeApi, obj: PredictiveScalerOb
 
 type One = { readonly kind: 'created' | 'updated' | 'kept'; readonly name: string } | { readonly kind: 'conflict'; readonly message: string };
 
+/** Whether an HPA targets the workload `want` scales (any version of its group), as the workload actuator judges it. */
 function sameTarget(h: V2HorizontalPodAutoscaler, want: V2HorizontalPodAutoscaler): boolean {
   const a = h.spec?.scaleTargetRef;
   const b = want.spec?.scaleTargetRef;
-  const group = (v: string | undefined): string => (v ?? '').split('/').slice(0, -1).join('/');
-  return !!a && !!b && a.kind === b.kind && a.name === b.name && group(a.apiVersion) === group(b.apiVersion);
+  if (!a || !b) return false;
+  const view = { namespace: h.metadata?.namespace ?? '', name: h.metadata?.name ?? '', targetApiVersion: a.apiVersion ?? '', targetKind: a.kind, targetName: a.name };
+  return hpaTargets(view, { namespace: want.metadata?.namespace ?? '', apiVersion: b.apiVersion ?? '', kind: b.kind, name: b.name });
 }
 
 /**

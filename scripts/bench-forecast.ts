@@ -5,14 +5,16 @@
  * in the same run, on the same splits and origins, scored by the same TypeScript code. Writes the `forecast`
  * section of BENCHMARKS.md.
  *
- *   npm run bench:forecast [-- --methods holt-winters,naive] [--fast] [--traces nasa,AMZN] [--peers LIST | --no-peers] [--peer-timeout SECONDS] [--out FILE]
+ *   npm run bench:forecast [-- --methods holt-winters,naive] [--fast] [--traces nasa,AMZN] [--peers LIST | --no-peers] [--peer-timeout SECONDS] [--band METHOD] [--out FILE]
  *
  * `--fast` skips the methods that train a neural network (lstm, ensemble, and auto, which trains one to compare;
  * the peer nhits). The peers run in a venv the bench creates from scripts/peers/requirements.txt
  * (~/.cache/prescale/peers-venv, or PRESCALE_PEERS_VENV); without python3 or its venv module they are skipped
  * with a message, and so with `--no-peers`. Each peer runs in its own driver process, limited to `--peer-timeout`
  * seconds per trace (default 600, its fit and every origin); past it the driver is killed and the table records the
- * limit. `--out FILE` writes the section to FILE instead of BENCHMARKS.md (trial runs).
+ * limit. `--out FILE` writes the section to FILE instead of BENCHMARKS.md (trial runs). `--band window-peak` runs auto
+ * with its band check chosen on holdout WPL90 instead of its default (src/forecast/band.ts; a trial: `--band ufr` is
+ * the default).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -23,6 +25,7 @@ import { evaluateSeries, originsOf, prepareProtocol, scoreForecasts, type Evalua
 import type { Forecaster } from '../src/forecast/forecaster.js';
 import { availableMethods, createForecaster, parseMethodList, type MethodName } from '../src/forecast/registry.js';
 import { AutoForecaster } from '../src/forecast/select.js';
+import { BAND_METHODS, isBandMethod, type BandMethod } from '../src/forecast/band.js';
 import { loadSeriesFile } from '../src/series/load.js';
 import { gitHead, loadAverages, machineLine, writeBenchmarkSection } from './lib/benchmarks-md.js';
 import {
@@ -69,6 +72,8 @@ interface Args {
   out: string;
   /** Wall-clock limit per peer and trace (its fit and every origin), in seconds. */
   peerTimeoutSeconds: number;
+  /** auto's band method when `--band` is given; otherwise auto as the registry builds it. */
+  band?: BandMethod;
   argv: string;
 }
 
@@ -80,6 +85,7 @@ function parseArgs(argv: string[]): Args {
   let noPeers = false;
   let out = path.join(root, 'BENCHMARKS.md');
   let peerTimeoutSeconds = DEFAULT_PEER_TIMEOUT_SECONDS;
+  let band: BandMethod | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--fast') fast = true;
@@ -88,11 +94,16 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--peers') peers = parsePeerList(argv[++i] ?? '');
     else if (a === '--no-peers') noPeers = true;
     else if (a === '--out') out = path.resolve(argv[++i] ?? '');
+    else if (a === '--band') {
+      const v = argv[++i] ?? '';
+      if (!isBandMethod(v)) throw new Error(`--band: expected one of ${BAND_METHODS.join(', ')}, ${v || 'nothing'} given`);
+      band = v;
+    }
     else if (a === '--peer-timeout') {
       const v = argv[++i];
       peerTimeoutSeconds = Number(v);
       if (!Number.isFinite(peerTimeoutSeconds) || peerTimeoutSeconds <= 0) throw new Error(`--peer-timeout: expected seconds (a number > 0), ${v ?? 'nothing'} given`);
-    } else throw new Error(`unknown argument ${a}; use --methods LIST, --fast, --traces LIST, --peers LIST, --no-peers, --peer-timeout SECONDS, --out FILE`);
+    } else throw new Error(`unknown argument ${a}; use --methods LIST, --fast, --traces LIST, --peers LIST, --no-peers, --peer-timeout SECONDS, --band METHOD, --out FILE`);
   }
   let list = methods ?? availableMethods();
   let peerList = noPeers ? [] : (peers ?? [...PEER_NAMES]);
@@ -100,7 +111,7 @@ function parseArgs(argv: string[]): Args {
     list = list.filter((m) => m !== 'lstm' && m !== 'auto' && m !== 'ensemble');
     peerList = peerList.filter((p) => p !== 'nhits');
   }
-  return { methods: list, traces, peers: peerList, out, peerTimeoutSeconds, argv: argv.join(' ') };
+  return { methods: list, traces, peers: peerList, out, peerTimeoutSeconds, band, argv: argv.join(' ') };
 }
 
 function findCsvs(dir: string): string[] {
@@ -386,7 +397,8 @@ async function main(): Promise<void> {
     const report = await evaluateSeries(series, {
       methods: args.methods,
       create: (name, stepMs) => {
-        const f = createForecaster(name, { stepMs, horizon });
+        // The registry's auto has the default band; `--band` builds the same auto with the method asked for.
+        const f = name === 'auto' && args.band ? new AutoForecaster({ stepMs, horizon, band: { method: args.band } }) : createForecaster(name, { stepMs, horizon });
         if (name === 'auto') auto = f;
         return f;
       },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { applyBand, BandForecaster, calibrateBand } from '../../src/forecast/band.js';
+import { applyBand, BandForecaster, calibrateBand, WINDOW_PEAK_MAX_EXPONENT, type BandOptions } from '../../src/forecast/band.js';
 import { scoreRollingOrigins, seasonalScale, type ProtocolData } from '../../src/forecast/evaluate.js';
 import { pointForecast, type Forecaster, type QuantileForecast } from '../../src/forecast/forecaster.js';
 import { fromLog } from '../../src/forecast/log-scale.js';
@@ -64,6 +64,8 @@ function holdout(s: Series): ProtocolData {
   return { actual: s, trainEnd, horizon: H, season: 288, maseScale: seasonalScale(s.values, trainEnd, 288) };
 }
 
+const EMPTY = { ufr: 0, peakRatio: 0, coverageP90: null };
+
 describe('calibrateBand', () => {
   const s = bursty(4, 3);
   const d = holdout(s);
@@ -123,3 +125,64 @@ describe('calibrateBand', () => {
     expect(() => calibrateBand(new Flat(1.16), d, o)).toThrow(message);
   });
 });
+
+describe("calibrateBand with method 'window-peak'", () => {
+  const s = bursty(4, 3);
+  const d = holdout(s);
+  const wp: BandOptions = { method: 'window-peak' };
+  /** Holdout WPL90 of `f` widened by `exponent`, scored independently of the calibration. */
+  const wplAt = (f: Forecaster, exponent: number): number => scoreRollingOrigins(new BandForecaster(f, { exponent, targetUfr: 0.1, holdout: { before: EMPTY, after: EMPTY } }), d).wpl90 as number;
+
+  it('keeps the exponent of the grid with the lowest holdout WPL90, the smallest on a tie', () => {
+    const f = new Flat(1.16);
+    const band = calibrateBand(f, d, wp);
+    expect(band.method).toBe('window-peak');
+    // Every exponent of the grid, scored one by one as protocol v2 scores the widened model.
+    const grid = Array.from({ length: Math.round((WINDOW_PEAK_MAX_EXPONENT - 1) / 0.05) + 1 }, (_, i) => Number((1 + i * 0.05).toFixed(6)));
+    const losses = grid.map((k) => wplAt(f, k));
+    const best = Math.min(...losses);
+    expect(band.exponent).toBe(grid[losses.indexOf(best)]);
+    expect(band.exponent).toBeGreaterThan(1);
+    expect(band.holdout.after.wpl90).toBeCloseTo(best, 12);
+    expect(band.holdout.after.wpl90).toBeLessThan(band.holdout.before.wpl90 as number);
+    // The minimiser of the 0.9 pinball loss sits where the window-peak coverage crosses 0.9.
+    expect(band.holdout.before.windowPeakCoverage).toBeLessThan(0.8);
+    expect(band.holdout.after.windowPeakCoverage).toBeGreaterThanOrEqual(0.85);
+    expect(band.holdout.after.windowPeakCoverage).toBeLessThanOrEqual(0.95);
+  });
+
+  it("is not stopped by the caps on overshoot that stop 'ufr'", () => {
+    const f = new Flat(1.16);
+    const free = calibrateBand(f, d, wp);
+    const cap = free.holdout.before.peakRatio + 0.05;
+    const capped = { maxCoverage: 0.5, maxPeakRatio: cap };
+    expect(calibrateBand(f, d, capped).exponent).toBeLessThan(free.exponent);
+    expect(calibrateBand(f, d, { ...wp, ...capped }).exponent).toBe(free.exponent);
+    expect(free.holdout.after.peakRatio).toBeGreaterThan(cap);
+  });
+
+  it('never narrows a band wider than the window peaks need', () => {
+    const band = calibrateBand(new Flat(3), d, wp);
+    expect(band.exponent).toBe(1);
+    expect(band.holdout.after).toEqual(band.holdout.before);
+  });
+
+  it('stops at maxExponent when given, and leaves a point forecaster as it is', () => {
+    expect(calibrateBand(new Flat(1.16), d, { ...wp, maxExponent: 1.2 }).exponent).toBe(1.2);
+    const point: Forecaster = { ...new Flat(1.16), name: 'point', probabilistic: false, minTrainLength: 1, fit: () => Promise.resolve(), predict: (h) => pointForecast(0, STEP, new Array<number>(h).fill(100)) };
+    expect(calibrateBand(point, d, wp).exponent).toBe(1);
+  });
+
+  it('leaves the default as it was: no method means the UFR target', () => {
+    const f = new Flat(1.16);
+    const dflt = calibrateBand(f, d);
+    expect(dflt.method).toBeUndefined();
+    expect(calibrateBand(f, d, { method: 'ufr' }).exponent).toBe(dflt.exponent);
+    expect(calibrateBand(f, d, wp).exponent).not.toBe(dflt.exponent);
+  });
+
+  it('refuses an unknown method, naming it', () => {
+    expect(() => calibrateBand(new Flat(1.16), d, { method: 'coverage' as BandOptions['method'] })).toThrow(/method must be one of ufr, window-peak, coverage given/);
+  });
+});
+

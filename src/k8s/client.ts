@@ -140,6 +140,20 @@ export function toK8sError(what: string, err: unknown, timedOut: boolean): K8sEr
   return new K8sError(`${what}: ${errorMessage(err)}`, 'network', undefined, { cause: err });
 }
 
+/**
+ * Runs one client-node call with a time limit and the caller's signal (pass the signal on with `requestOptions`, so
+ * the request itself is aborted), mapping any failure to a K8sError naming the call.
+ */
+export async function timedCall<T>(what: string, timeoutMs: number, signal: AbortSignal | undefined, run: (s: AbortSignal) => Promise<T>): Promise<T> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const s = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  try {
+    return await run(s);
+  } catch (err) {
+    throw toK8sError(what, err, timeout.aborted);
+  }
+}
+
 export interface KubeClientOptions {
   /** A kubeconfig file; else KUBECONFIG, ~/.kube/config or the in-cluster service account. */
   readonly kubeconfigPath?: string;
@@ -164,7 +178,7 @@ export function loadKubeConfig(path?: string, context?: string): KubeConfig {
 }
 
 /** Request options that abort the request on `signal` or after `timeoutMs`, plus extra header options. */
-function requestOptions(signal: AbortSignal, base?: ConfigurationOptions): ConfigurationOptions {
+export function requestOptions(signal: AbortSignal, base?: ConfigurationOptions): ConfigurationOptions {
   const mw = {
     pre: (ctx: RequestContext): Observable<RequestContext> => {
       ctx.setSignal(signal);
@@ -316,14 +330,8 @@ export class KubeClient implements ScaleApi, HpaApi, LeaseApi {
   }
 
   /** Runs one call with the request timeout and the caller's signal, mapping failures to K8sError. */
-  private async call<T>(what: string, signal: AbortSignal | undefined, run: (s: AbortSignal) => Promise<T>): Promise<T> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const s = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    try {
-      return await run(s);
-    } catch (err) {
-      throw toK8sError(what, err, timeout.aborted);
-    }
+  private call<T>(what: string, signal: AbortSignal | undefined, run: (s: AbortSignal) => Promise<T>): Promise<T> {
+    return timedCall(what, this.timeoutMs, signal, run);
   }
 
   /** The plural of `ref.kind` through discovery (`GET /apis/GROUP/VERSION`), cached per apiVersion and kind. */

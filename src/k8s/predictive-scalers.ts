@@ -13,7 +13,7 @@ import {
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import { PS_GROUP, PS_PLURAL, PS_VERSION, type PredictiveScalerObject, type PredictiveScalerStatus } from '../crd/predictive-scaler.js';
-import { K8sError, toK8sError } from './client.js';
+import { K8sError, requestOptions, timedCall } from './client.js';
 
 /**
  * The Kubernetes calls of the PredictiveScaler controller (src/controller), behind one narrow interface: watch
@@ -71,12 +71,12 @@ export class PredictiveScalerClient implements ControllerKubeApi {
   }
 
   async patchStatus(ns: string, name: string, status: PredictiveScalerStatus): Promise<void> {
-    await this.call(`patch ${PS_PLURAL}/status ${ns}/${name}`, () =>
+    await this.call(`patch ${PS_PLURAL}/status ${ns}/${name}`, (sig) =>
       this.custom.patchNamespacedCustomObjectStatus(
         // A merge patch keeps what it does not name: an optional field gone from the status (no model after a history
         // change, no scale target left) is sent as null so it is removed, not left showing its old value.
         { group: PS_GROUP, version: PS_VERSION, namespace: ns, plural: PS_PLURAL, name, body: { status: { model: null, forecast: null, plannedReplicas: null, mode: null, ...status } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        requestOptions(sig, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
       ),
     );
   }
@@ -84,59 +84,55 @@ export class PredictiveScalerClient implements ControllerKubeApi {
   async createEvent(e: PsEvent): Promise<void> {
     const m = e.object.metadata;
     const now = new Date();
-    await this.call(`create events ${m.namespace}`, () =>
-      this.core.createNamespacedEvent({
-        namespace: m.namespace,
-        body: {
-          metadata: { generateName: `${m.name}.`, namespace: m.namespace },
-          involvedObject: { apiVersion: `${PS_GROUP}/${PS_VERSION}`, kind: 'PredictiveScaler', name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion },
-          type: e.type,
-          reason: e.reason,
-          message: e.message.slice(0, 1024),
-          source: { component: this.o.component },
-          reportingComponent: this.o.component,
-          reportingInstance: this.o.instance.slice(0, 128),
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
+    await this.call(`create events ${m.namespace}`, (sig) =>
+      this.core.createNamespacedEvent(
+        {
+          namespace: m.namespace,
+          body: {
+            metadata: { generateName: `${m.name}.`, namespace: m.namespace },
+            involvedObject: { apiVersion: `${PS_GROUP}/${PS_VERSION}`, kind: 'PredictiveScaler', name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion },
+            type: e.type,
+            reason: e.reason,
+            message: e.message.slice(0, 1024),
+            source: { component: this.o.component },
+            reportingComponent: this.o.component,
+            reportingInstance: this.o.instance.slice(0, 128),
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
         },
-      }),
+        requestOptions(sig),
+      ),
     );
   }
 
   async createHpa(h: V2HorizontalPodAutoscaler): Promise<void> {
     const ns = h.metadata?.namespace ?? '';
-    await this.call(`create horizontalpodautoscalers ${ns}/${h.metadata?.name ?? ''}`, () => this.autoscaling.createNamespacedHorizontalPodAutoscaler({ namespace: ns, body: h }));
+    await this.call(`create horizontalpodautoscalers ${ns}/${h.metadata?.name ?? ''}`, (sig) => this.autoscaling.createNamespacedHorizontalPodAutoscaler({ namespace: ns, body: h }, requestOptions(sig)));
   }
 
   async replaceHpa(h: V2HorizontalPodAutoscaler): Promise<void> {
     const ns = h.metadata?.namespace ?? '';
     const name = h.metadata?.name ?? '';
-    await this.call(`update horizontalpodautoscalers ${ns}/${name}`, () => this.autoscaling.replaceNamespacedHorizontalPodAutoscaler({ namespace: ns, name, body: h }));
+    await this.call(`update horizontalpodautoscalers ${ns}/${name}`, (sig) => this.autoscaling.replaceNamespacedHorizontalPodAutoscaler({ namespace: ns, name, body: h }, requestOptions(sig)));
   }
 
   async deleteHpa(ns: string, name: string): Promise<void> {
     try {
-      await this.call(`delete horizontalpodautoscalers ${ns}/${name}`, () => this.autoscaling.deleteNamespacedHorizontalPodAutoscaler({ namespace: ns, name }));
+      await this.call(`delete horizontalpodautoscalers ${ns}/${name}`, (sig) => this.autoscaling.deleteNamespacedHorizontalPodAutoscaler({ namespace: ns, name }, requestOptions(sig)));
     } catch (err) {
       if (!(err instanceof K8sError && err.kind === 'not-found')) throw err;
     }
   }
 
   async listHpas(ns: string, labelSelector: string): Promise<V2HorizontalPodAutoscaler[]> {
-    const l = await this.call(`list horizontalpodautoscalers in ${ns}`, () => this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: ns, labelSelector }));
+    const l = await this.call(`list horizontalpodautoscalers in ${ns}`, (sig) => this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: ns, labelSelector }, requestOptions(sig)));
     return l.items;
   }
 
-  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
-    const timeout = AbortSignal.timeout(this.o.timeoutMs ?? 10_000);
-    try {
-      return await Promise.race([
-        run(),
-        new Promise<never>((_, reject) => timeout.addEventListener('abort', () => reject(new Error('timed out')), { once: true })),
-      ]);
-    } catch (err) {
-      throw toK8sError(what, err, timeout.aborted);
-    }
+  private call<T>(what: string, run: (s: AbortSignal) => Promise<T>): Promise<T> {
+    return timedCall(what, this.o.timeoutMs ?? 10_000, undefined, run);
   }
+
 }

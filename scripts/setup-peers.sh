@@ -34,18 +34,18 @@ for bin in prometheus promtool chromium moto_server; do
   command -v "$bin" >/dev/null 2>&1 || { say "$bin is not installed"; exit 1; }
 done
 
-if helm_bin=$(bash "$root/scripts/cluster/build-helm.sh" --print 2>/dev/null); then
-  say "helm already built: $helm_bin"
-else
-  say "building helm from the Go module proxy…"
-  helm_bin=$(bash "$root/scripts/cluster/build-helm.sh" | tail -n 1)
-  say "helm built: $helm_bin"
-fi
+# A build script's bin directory (scripts/cluster/*.sh print it last), built first when its cache has none.
+built() { # script what
+  local b
+  if b=$(bash "$root/scripts/cluster/$1" --print 2>/dev/null); then
+    say "$2 already built: $b"
+  else
+    say "building $2 from the Go module proxy…"
+    b=$(bash "$root/scripts/cluster/$1" | tail -n 1)
+    say "$2 built: $b"
+  fi
+  echo "$b"
+}
 
-if bin=$(bash "$root/scripts/cluster/build.sh" --print 2>/dev/null); then
-  say "test control plane already built: $bin"
-else
-  say "building the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl) from the Go module proxy…"
-  bin=$(bash "$root/scripts/cluster/build.sh" | tail -n 1)
-fi
-echo "$bin"
+built build-helm.sh helm >/dev/null
+built build.sh "the test control plane (etcd, kube-apiserver, kube-controller-manager, kubectl)"
